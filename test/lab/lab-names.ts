@@ -1,0 +1,53 @@
+/**
+ * Names of the lab's network namespaces.
+ *
+ * A lab's namespaces are `algd-<pid>-<rand4>[-<label>]-cli|gw|srv`: the pid
+ * of the process that owns them (so a sweep can tell a crashed run's
+ * leftovers from a live run's), four random hex digits (so one process can
+ * hold several labs), an optional label and the host's role. Nothing that
+ * does not match this pattern exactly is ever treated as ours.
+ */
+
+import { randomBytes } from 'node:crypto';
+
+/** The three hosts of the lab. */
+export type LabHost = 'client' | 'gateway' | 'server';
+
+export const LAB_HOSTS: readonly LabHost[] = ['client', 'gateway', 'server'];
+
+const SUFFIX: Readonly<Record<LabHost, string>> = { client: 'cli', gateway: 'gw', server: 'srv' };
+
+const LABEL = /^[a-z0-9]{1,12}$/;
+const LAB_NAMESPACE = /^algd-([1-9][0-9]{0,9})-([0-9a-f]{4})(?:-([a-z0-9]{1,12}))?-(cli|gw|srv)$/;
+
+/** A lab's identity: its id (`algd-<pid>-<rand4>[-label]`) and one namespace name per host. */
+export interface LabNames {
+  readonly id: string;
+  readonly namespaces: Readonly<Record<LabHost, string>>;
+}
+
+/** Fresh names for a lab owned by `pid`; `label` (lower-case letters and digits, at most 12) is optional. */
+export function newLabNames(pid: number, label?: string): LabNames {
+  if (label !== undefined && !LABEL.test(label)) {
+    throw new Error(`lab name must be 1-12 lower-case letters or digits, got ${JSON.stringify(label)}`);
+  }
+  const id = `algd-${pid}-${randomBytes(2).toString('hex')}${label === undefined ? '' : `-${label}`}`;
+  return {
+    id,
+    namespaces: { client: `${id}-${SUFFIX.client}`, gateway: `${id}-${SUFFIX.gateway}`, server: `${id}-${SUFFIX.server}` },
+  };
+}
+
+/** The owner pid when `name` is a lab namespace name, otherwise undefined. */
+export function labNamespaceOwner(name: string): number | undefined {
+  const m = LAB_NAMESPACE.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Namespace names from `ip netns list` output (`NAME` or `NAME (id: N)` per line). */
+export function parseNetnsList(output: string): string[] {
+  return output
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/)[0] ?? '')
+    .filter((name) => name.length > 0);
+}

@@ -1,0 +1,201 @@
+/**
+ * The lab's network: three namespaces joined by two veth pairs.
+ *
+ * ```
+ *   client [eth0] ──veth── [priv0] gateway [pub0] ──veth── [eth0] server
+ * ```
+ *
+ * Addresses are in addresses.ts. The client's default routes point at the
+ * gateway. The server has no default route and, unless `routing` is set,
+ * no route to the private IPv4 range: it can answer only the gateway's
+ * public address, so a connection from the client works only through NAT.
+ * That is what makes ALG tests discriminate.
+ *
+ * Everything is configured inside the lab's own namespaces: the veth ends
+ * are created directly in them (`ip -n GW link add ... peer ... netns X`),
+ * so nothing of the lab ever appears in the root namespace except the
+ * namespace names themselves.
+ */
+
+import {
+  CLIENT_V4,
+  CLIENT_V6,
+  GATEWAY_PRIVATE_V4,
+  GATEWAY_PRIVATE_V6,
+  GATEWAY_PUBLIC_V4,
+  GATEWAY_PUBLIC_V6,
+  PREFIX_LENGTH,
+  PRIVATE_PREFIX_V4,
+  PRIVATE_PREFIX_V6,
+  SERVER_V4,
+  SERVER_V6,
+} from './addresses';
+import type { LabHost } from './lab-names';
+import { runOk } from './run-command';
+
+/** The gateway's interface towards the client: the "private" adapter in algd configs. */
+export const GATEWAY_PRIVATE_IFACE = 'priv0';
+/** The gateway's interface towards the server: the "boundary" adapter in algd configs. */
+export const GATEWAY_PUBLIC_IFACE = 'pub0';
+/** The client's and the server's only interface. */
+export const HOST_IFACE = 'eth0';
+/** The nftables table holding the lab's masquerade rule on the gateway. */
+export const LAB_NAT_TABLE = { family: 'inet', name: 'algd_lab_nat' } as const;
+
+export interface LabOptions {
+  /** Configure IPv6 (2001:db8:1::/64 private, 2001:db8:2::/64 public). Default true; false disables IPv6 in the lab. */
+  readonly ipv6?: boolean;
+  /**
+   * IPv4 masquerade on the gateway (nftables, `oifname "pub0"`), so the
+   * server sees 203.0.113.1. Default: true, unless `routing` is set.
+   */
+  readonly masquerade?: boolean;
+  /**
+   * Masquerade IPv6 too, and give the server no route to 2001:db8:1::/64.
+   * Default false: IPv6 is routed without NAT (the server routes
+   * 2001:db8:1::/64 via the gateway), because algd's IPv6 case is a
+   * firewalled adapter, not NAT. Requires `ipv6`.
+   */
+  readonly ipv6Nat?: boolean;
+  /**
+   * Give the server routes back to the private ranges via the gateway, so
+   * traffic flows without NAT (and masquerade defaults to off): the server
+   * then sees 198.51.100.2. Tests use it to prove they discriminate.
+   * Default false.
+   */
+  readonly routing?: boolean;
+  /** A label in the namespace names (1-12 lower-case letters or digits), to tell labs apart. */
+  readonly name?: string;
+}
+
+export interface ResolvedLabOptions {
+  readonly ipv6: boolean;
+  readonly masquerade: boolean;
+  readonly ipv6Nat: boolean;
+  readonly routing: boolean;
+  readonly name: string | undefined;
+}
+
+/** Applies defaults and rejects contradictory options. */
+export function resolveLabOptions(opts: LabOptions = {}): ResolvedLabOptions {
+  const routing = opts.routing ?? false;
+  const resolved: ResolvedLabOptions = {
+    ipv6: opts.ipv6 ?? true,
+    masquerade: opts.masquerade ?? !routing,
+    ipv6Nat: opts.ipv6Nat ?? false,
+    routing,
+    name: opts.name,
+  };
+  if (resolved.ipv6Nat && !resolved.ipv6) throw new Error('lab option ipv6Nat needs ipv6');
+  return resolved;
+}
+
+type Namespaces = Readonly<Record<LabHost, string>>;
+
+const READY_TIMEOUT_MS = 5_000;
+
+function inNs(ns: string, argv: readonly string[]): string[] {
+  return ['ip', 'netns', 'exec', ns, ...argv];
+}
+
+/** The nftables ruleset the gateway gets (empty when it masquerades nothing). */
+export function labNatRuleset(opts: ResolvedLabOptions): string {
+  const rules: string[] = [];
+  if (opts.masquerade) rules.push(`oifname "${GATEWAY_PUBLIC_IFACE}" meta nfproto ipv4 masquerade`);
+  if (opts.ipv6Nat) rules.push(`oifname "${GATEWAY_PUBLIC_IFACE}" meta nfproto ipv6 masquerade`);
+  if (rules.length === 0) return '';
+  return [
+    `table ${LAB_NAT_TABLE.family} ${LAB_NAT_TABLE.name} {`,
+    '  chain postrouting {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    ...rules.map((r) => `    ${r}`),
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Creates the namespaces (`ns.client`, `ns.gateway`, `ns.server`) and
+ * everything in them; resolves once every interface is up and every address
+ * usable. On failure it leaves what it made for the caller to delete.
+ */
+export async function buildTopology(ns: Namespaces, opts: ResolvedLabOptions): Promise<void> {
+  const hosts = [ns.client, ns.gateway, ns.server];
+  for (const name of hosts) await runOk(['ip', 'netns', 'add', name]);
+
+  // Before any interface exists, so they inherit it: no DAD (addresses are
+  // usable at once; `nodad` below covers the global ones too), no router
+  // advertisements or solicitations, or no IPv6 at all.
+  const v6Sysctls = opts.ipv6
+    ? ['net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_ra=0', 'net.ipv6.conf.default.accept_ra=0', 'net.ipv6.conf.default.router_solicitations=0']
+    : ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
+  for (const name of hosts) await runOk(inNs(name, ['sysctl', '-q', '-w', ...v6Sysctls]));
+
+  // The veth pairs, created directly inside the namespaces.
+  await runOk(['ip', '-n', ns.gateway, 'link', 'add', GATEWAY_PRIVATE_IFACE, 'type', 'veth', 'peer', 'name', HOST_IFACE, 'netns', ns.client]);
+  await runOk(['ip', '-n', ns.gateway, 'link', 'add', GATEWAY_PUBLIC_IFACE, 'type', 'veth', 'peer', 'name', HOST_IFACE, 'netns', ns.server]);
+  const ends: [string, string][] = [
+    [ns.client, HOST_IFACE],
+    [ns.gateway, GATEWAY_PRIVATE_IFACE],
+    [ns.gateway, GATEWAY_PUBLIC_IFACE],
+    [ns.server, HOST_IFACE],
+  ];
+  // veth offloads would leave partial checksums (CHECKSUM_PARTIAL) in captured
+  // packets and merge segments (GRO); off, captures show exactly the wire bytes.
+  for (const [name, iface] of ends) {
+    await runOk(inNs(name, ['ethtool', '-K', iface, 'tx', 'off', 'rx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']));
+  }
+  for (const name of hosts) await runOk(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
+  for (const [name, iface] of ends) await runOk(['ip', '-n', name, 'link', 'set', iface, 'up']);
+
+  const addr = async (name: string, iface: string, address: string, family: 4 | 6): Promise<void> => {
+    const extra = family === 6 ? ['nodad'] : [];
+    await runOk(['ip', '-n', name, `-${family}`, 'addr', 'add', `${address}/${PREFIX_LENGTH[family]}`, 'dev', iface, ...extra]);
+  };
+  await addr(ns.client, HOST_IFACE, CLIENT_V4, 4);
+  await addr(ns.gateway, GATEWAY_PRIVATE_IFACE, GATEWAY_PRIVATE_V4, 4);
+  await addr(ns.gateway, GATEWAY_PUBLIC_IFACE, GATEWAY_PUBLIC_V4, 4);
+  await addr(ns.server, HOST_IFACE, SERVER_V4, 4);
+  await runOk(['ip', '-n', ns.client, '-4', 'route', 'add', 'default', 'via', GATEWAY_PRIVATE_V4]);
+  if (opts.routing) await runOk(['ip', '-n', ns.server, '-4', 'route', 'add', PRIVATE_PREFIX_V4, 'via', GATEWAY_PUBLIC_V4]);
+  if (opts.ipv6) {
+    await addr(ns.client, HOST_IFACE, CLIENT_V6, 6);
+    await addr(ns.gateway, GATEWAY_PRIVATE_IFACE, GATEWAY_PRIVATE_V6, 6);
+    await addr(ns.gateway, GATEWAY_PUBLIC_IFACE, GATEWAY_PUBLIC_V6, 6);
+    await addr(ns.server, HOST_IFACE, SERVER_V6, 6);
+    await runOk(['ip', '-n', ns.client, '-6', 'route', 'add', 'default', 'via', GATEWAY_PRIVATE_V6]);
+    if (opts.routing || !opts.ipv6Nat) {
+      await runOk(['ip', '-n', ns.server, '-6', 'route', 'add', PRIVATE_PREFIX_V6, 'via', GATEWAY_PUBLIC_V6]);
+    }
+  }
+
+  // The gateway forwards (these sysctls exist per namespace; the root namespace is untouched).
+  const forwarding = ['net.ipv4.ip_forward=1', ...(opts.ipv6 ? ['net.ipv6.conf.all.forwarding=1'] : [])];
+  await runOk(inNs(ns.gateway, ['sysctl', '-q', '-w', ...forwarding]));
+  const ruleset = labNatRuleset(opts);
+  if (ruleset !== '') await runOk(inNs(ns.gateway, ['nft', '-f', '-']), { input: ruleset });
+
+  for (const [name, iface] of ends) await waitInterfaceReady(name, iface);
+}
+
+interface IpAddrJson {
+  operstate?: string;
+  addr_info?: { local?: string; tentative?: boolean; dadfailed?: boolean }[];
+}
+
+/** Polls until `iface` in `ns` is operationally up and none of its addresses is tentative. */
+async function waitInterfaceReady(ns: string, iface: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let last = '';
+  for (;;) {
+    const out = (await runOk(['ip', '-n', ns, '-j', 'addr', 'show', 'dev', iface])).stdout;
+    last = out;
+    const [link] = JSON.parse(out) as IpAddrJson[];
+    const addrs = link?.addr_info ?? [];
+    if (addrs.some((a) => a.dadfailed)) throw new Error(`duplicate address detected on ${iface} in ${ns}: ${out}`);
+    if (link?.operstate === 'UP' && !addrs.some((a) => a.tentative)) return;
+    if (Date.now() > deadline) throw new Error(`${iface} in ${ns} not ready after ${READY_TIMEOUT_MS} ms: ${last}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
