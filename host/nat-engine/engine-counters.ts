@@ -1,0 +1,43 @@
+import { REJECT_REASONS, type RejectReason } from './packet';
+
+/** Drops the engine itself decides, beyond packets the codec rejects. */
+export const ENGINE_DROP_REASONS = ['flow-table-full', 'tuple-conflict'] as const;
+export type EngineDropReason = (typeof ENGINE_DROP_REASONS)[number];
+
+/** Every reason a packet can be dropped. */
+export type DropReason = RejectReason | EngineDropReason;
+
+/**
+ * What the engine did with a packet: left it alone (`pass`: not ours),
+ * rewrote it (`translated`), or a {@link DropReason}.
+ */
+export type ProcessOutcome = 'pass' | 'translated' | DropReason;
+
+/** Packet and drop counters; plain numbers so status can copy them cheaply. */
+export class EngineCounters {
+  packets = 0;
+  passed = 0;
+  translated = 0;
+  flowsCreated = 0;
+  readonly drops: Record<DropReason, number>;
+
+  constructor() {
+    const drops = {} as Record<DropReason, number>;
+    for (const r of [...REJECT_REASONS, ...ENGINE_DROP_REASONS]) drops[r] = 0;
+    this.drops = drops;
+  }
+
+  count(outcome: ProcessOutcome): void {
+    this.packets++;
+    if (outcome === 'pass') this.passed++;
+    else if (outcome === 'translated') this.translated++;
+    else this.drops[outcome]++;
+  }
+
+  /** A JSON-ready copy; drop reasons that never happened are left out. */
+  snapshot(): { packets: number; passed: number; translated: number; flowsCreated: number; drops: Partial<Record<DropReason, number>> } {
+    const drops: Partial<Record<DropReason, number>> = {};
+    for (const [reason, n] of Object.entries(this.drops) as [DropReason, number][]) if (n > 0) drops[reason] = n;
+    return { packets: this.packets, passed: this.passed, translated: this.translated, flowsCreated: this.flowsCreated, drops };
+  }
+}

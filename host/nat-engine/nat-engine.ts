@@ -1,0 +1,415 @@
+import { formatEndpoint, ipFromBytes, port, type Endpoint, type TransportProtocol } from '@algd/sdk';
+import { EngineCounters, type DropReason, type ProcessOutcome } from './engine-counters';
+import { FlowTable, FlowTableError, tupleFromPacket, type FiveTuple, type Flow, type FlowEntry, type FlowRemoveReason, type FlowTimeouts, type TupleSource } from './flow';
+import { decodePacket, PacketView, rewriteDestination, rewriteInnerDestination, rewriteInnerSource, rewriteSource } from './packet';
+import type { NatStage, PacketMeta } from './packet-meta';
+import { endpointRewrite, type DirectionRewrite } from './translation/endpoint-rewrite';
+import type { FlowTranslation } from './translation/flow-translation';
+import { Mapping, type MappingEndReason, type MappingSpec } from './translation/mapping';
+import { RedirectRule, type RedirectSpec } from './translation/redirect-rule';
+
+const TCP = 6;
+const UDP = 17;
+const TCP_SYN = 0x02;
+const TCP_ACK = 0x10;
+const TCP_RST = 0x04;
+
+/** Notifications about data-channel mappings, for their owners. */
+export interface NatEngineEvents {
+  /** A connection was made through the mapping. */
+  mappingUsed?(mapping: Mapping, flow: Flow<FlowTranslation>): void;
+  /** The mapping takes no new connections (used, expired or removed). */
+  mappingEnded?(mapping: Mapping, reason: MappingEndReason): void;
+  /** The mapping has ended and no connection made through it is left: its public port is free again. */
+  mappingReleased?(mapping: Mapping): void;
+}
+
+export interface NatEngineOptions {
+  readonly timeouts?: Partial<FlowTimeouts>;
+  readonly maxFlows?: number;
+  /** Milliseconds clock; injectable for tests. */
+  readonly now?: () => number;
+  readonly events?: NatEngineEvents;
+}
+
+/**
+ * The userland NAT: redirects captured control connections to listeners,
+ * carries data channels through mappings, and translates replies and ICMP
+ * errors back. Pure computation over packet buffers: drivers feed it, and it
+ * rewrites packets in place.
+ *
+ * Flows are created only at `prerouting`/`single` and only by a connection's
+ * first packet (a TCP SYN), so connections that existed before algd started
+ * are left alone. Each direction of a flow rewrites either its destination
+ * (applied before routing) or its source (applied after routing).
+ */
+export class NatEngine {
+  readonly counters = new EngineCounters();
+  private readonly view = new PacketView();
+  private readonly reversedInner = new ReversedTuple();
+  private readonly flows: FlowTable<FlowTranslation>;
+  private readonly now: () => number;
+  private readonly events: NatEngineEvents;
+  private readonly redirects = new Map<number, RedirectRule>();
+  private readonly inboundMappings = new Map<number, Mapping[]>();
+  private readonly outboundMappings = new Map<number, Mapping[]>();
+  /** Every mapping not yet released: active ones and ended ones whose connections still live. */
+  private readonly mappings = new Map<number, Mapping>();
+  private readonly originalDestinations = new Map<string, Flow<FlowTranslation>>();
+  private nextId = 1;
+
+  constructor(opts: NatEngineOptions = {}) {
+    this.now = opts.now ?? Date.now;
+    this.events = opts.events ?? {};
+    this.flows = new FlowTable<FlowTranslation>({
+      timeouts: opts.timeouts,
+      maxFlows: opts.maxFlows,
+      now: this.now,
+      onRemove: (flow, reason) => this.flowRemoved(flow, reason),
+    });
+  }
+
+  // ---- rules -------------------------------------------------------------
+
+  /** Captures a control channel. Throws if the same protocol, family and port is already captured. */
+  addRedirect(spec: RedirectSpec): RedirectRule {
+    const rule = new RedirectRule(this.nextId++, spec);
+    const key = redirectKey(protocolNumber(rule.protocol), rule.family, rule.port);
+    const existing = this.redirects.get(key);
+    if (existing) throw new Error(`${rule.describe()} conflicts with ${existing.describe()}`);
+    this.redirects.set(key, rule);
+    return rule;
+  }
+
+  /** Stops capturing; connections already redirected keep going until they end. */
+  removeRedirect(rule: RedirectRule): void {
+    const key = redirectKey(protocolNumber(rule.protocol), rule.family, rule.port);
+    if (this.redirects.get(key) === rule) this.redirects.delete(key);
+  }
+
+  /** Opens a data channel (the ALG API's CreateDataChannel / CreatePersistentDataChannel). */
+  createMapping(spec: MappingSpec): Mapping {
+    const mapping = new Mapping(this.nextId++, spec, this.now());
+    const proto = protocolNumber(mapping.protocol);
+    for (const other of this.mappings.values()) {
+      if (other.active && other.protocol === mapping.protocol && other.spec.public.port === spec.public.port && other.spec.public.address === spec.public.address) {
+        throw new Error(`public endpoint ${formatEndpoint(spec.public)} is already mapped (${other.describe()})`);
+      }
+    }
+    this.mappings.set(mapping.id, mapping);
+    if (mapping.direction !== 'outbound') addToIndex(this.inboundMappings, mappingKey(proto, mapping.public.port), mapping);
+    if (mapping.direction !== 'inbound') addToIndex(this.outboundMappings, mappingKey(proto, mapping.private.port), mapping);
+    return mapping;
+  }
+
+  /**
+   * Ends a mapping: it takes no new connections. Connections already made
+   * through it continue unless `closeFlows` is set.
+   */
+  removeMapping(mapping: Mapping, opts: { closeFlows?: boolean } = {}): void {
+    if (mapping.active) this.endMapping(mapping, 'removed');
+    if (opts.closeFlows) {
+      for (const flow of [...this.flows]) {
+        if (flow.data.kind === 'mapping' && flow.data.mapping === mapping) this.flows.remove(flow);
+      }
+    }
+  }
+
+  /** Ends every mapping of an owner (a control session that ended). Returns how many. */
+  removeMappingsOf(owner: string, opts: { closeFlows?: boolean } = {}): number {
+    let n = 0;
+    for (const m of [...this.mappings.values()]) {
+      if (m.owner === owner && (m.active || opts.closeFlows)) {
+        this.removeMapping(m, opts);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * The destination a redirected client asked for, looked up by what the
+   * listener sees: the client's endpoint (its peer) and its own endpoint.
+   */
+  originalDestination(protocol: TransportProtocol, peer: Endpoint, listener: Endpoint): Endpoint | undefined {
+    const flow = this.originalDestinations.get(originalDestinationKey(protocol, peer, listener));
+    if (!flow) return undefined;
+    return { address: ipFromBytes(flow.original.dstAddr), port: port(flow.original.dstPort) };
+  }
+
+  // ---- the data path -----------------------------------------------------
+
+  /**
+   * Processes one IP packet in place. Returns what was done; on a drop
+   * reason the driver must drop the packet, otherwise forward it (rewritten
+   * when `translated`). Never throws for any input bytes.
+   */
+  process(buf: Buffer, meta: PacketMeta, offset = 0, length = buf.length - offset): ProcessOutcome {
+    const outcome = this.processPacket(buf, meta, offset, length);
+    this.counters.count(outcome);
+    return outcome;
+  }
+
+  private processPacket(buf: Buffer, meta: PacketMeta, offset: number, length: number): ProcessOutcome {
+    const v = this.view;
+    const rejected = decodePacket(buf, v, offset, length);
+    if (rejected !== undefined) return rejected;
+    if (v.inner !== undefined) return this.processIcmpError(v, meta.stage);
+    if (v.protocol !== TCP && v.protocol !== UDP) return 'pass';
+
+    let entry = this.flows.lookup(v);
+    if (entry !== undefined && entry.direction === 'original' && isTcpOpening(v) && this.flows.isClosing(entry.flow)) {
+      // A new connection reusing the 5-tuple of one that is closing.
+      this.flows.remove(entry.flow);
+      entry = undefined;
+    }
+    if (entry === undefined) {
+      if (meta.stage === 'postrouting') return 'pass';
+      if (v.protocol === TCP && !isTcpOpening(v)) return 'pass';
+      const created = this.createFlow(v, meta);
+      if (typeof created === 'string') return created;
+      entry = created;
+    }
+    // Each packet is tracked once, at its first stage.
+    if (meta.stage !== 'postrouting') this.flows.track(entry, v, v.payloadLength);
+    const flow = entry.flow;
+    return applyRewrite(v, entry.direction === 'original' ? flow.data.original : flow.data.reply, meta.stage) ? 'translated' : 'pass';
+  }
+
+  /**
+   * An ICMP error about a packet of one of our flows travels in the opposite
+   * direction of that packet: the reverse of its embedded header is a tuple
+   * of our flow table. The outer address and the embedded header are
+   * translated as that direction's packets are (RFC 5508 §4).
+   */
+  private processIcmpError(v: PacketView, stage: NatStage): ProcessOutcome {
+    const inner = v.inner!;
+    if (inner.protocol !== TCP && inner.protocol !== UDP) return 'pass';
+    const entry = this.flows.lookup(this.reversedInner.wrap(inner));
+    if (entry === undefined) return 'pass';
+    const rw = entry.direction === 'original' ? entry.flow.data.original : entry.flow.data.reply;
+    let changed = false;
+    if (rw.dst !== undefined && stage !== 'postrouting') {
+      rewriteDestination(v, rw.dst.addr, undefined);
+      rewriteInnerSource(v, rw.dst.addr, rw.dst.port);
+      changed = true;
+    }
+    if (rw.src !== undefined && stage !== 'prerouting') {
+      rewriteSource(v, rw.src.addr, undefined);
+      rewriteInnerDestination(v, rw.src.addr, rw.src.port);
+      changed = true;
+    }
+    return changed ? 'translated' : 'pass';
+  }
+
+  private createFlow(v: PacketView, meta: PacketMeta): FlowEntry<FlowTranslation> | 'pass' | DropReason {
+    if (meta.origin !== 'private') {
+      const m = findMapping(this.inboundMappings.get(mappingKey(v.protocol, v.dstPort)), (c) => c.family === v.family && v.dstAddrEquals(c.public.addr) && remoteMatches(c, v, 'src'));
+      if (m) return this.insertMappingFlow(m, v, 'inbound');
+    }
+    if (meta.origin !== 'public') {
+      const m = findMapping(this.outboundMappings.get(mappingKey(v.protocol, v.srcPort)), (c) => c.family === v.family && v.srcAddrEquals(c.private.addr) && remoteMatches(c, v, 'dst'));
+      if (m) return this.insertMappingFlow(m, v, 'outbound');
+    }
+    const rule = this.redirects.get(redirectKey(v.protocol, v.family, v.dstPort));
+    if (rule && rule.from.has(meta.origin)) return this.insertRedirectFlow(rule, v);
+    return 'pass';
+  }
+
+  private insertRedirectFlow(rule: RedirectRule, v: PacketView): FlowEntry<FlowTranslation> | DropReason {
+    const original = tupleFromPacket(v);
+    const listener = rule.listener;
+    const reply: FiveTuple = { ...original, srcAddr: listener.addr, srcPort: listener.port, dstAddr: original.srcAddr, dstPort: original.srcPort };
+    const server = endpointRewrite({ address: ipFromBytes(original.dstAddr), port: port(original.dstPort) });
+    const client: Endpoint = { address: ipFromBytes(original.srcAddr), port: port(original.srcPort) };
+    const lookupKey = originalDestinationKey(rule.protocol, client, listener.endpoint);
+    const flow = this.insert(original, reply, { kind: 'redirect', rule, original: { dst: listener }, reply: { src: server }, lookupKey });
+    if (typeof flow === 'string') return flow;
+    rule.hits++;
+    this.originalDestinations.set(lookupKey, flow);
+    return flowEntry(this.flows.lookup(v));
+  }
+
+  private insertMappingFlow(m: Mapping, v: PacketView, way: 'inbound' | 'outbound'): FlowEntry<FlowTranslation> | DropReason {
+    const original = tupleFromPacket(v);
+    let reply: FiveTuple;
+    let rewrites: { original: DirectionRewrite; reply: DirectionRewrite };
+    if (way === 'inbound') {
+      // remote -> public becomes remote -> private; replies private -> remote leave as public.
+      reply = { ...original, srcAddr: m.private.addr, srcPort: m.private.port, dstAddr: original.srcAddr, dstPort: original.srcPort };
+      rewrites = { original: { dst: m.private }, reply: { src: m.public } };
+    } else {
+      // private -> remote leaves as public -> remote; replies remote -> public go to private.
+      reply = { ...original, srcAddr: original.dstAddr, srcPort: original.dstPort, dstAddr: m.public.addr, dstPort: m.public.port };
+      rewrites = { original: { src: m.public }, reply: { dst: m.private } };
+    }
+    const flow = this.insert(original, reply, { kind: 'mapping', mapping: m, ...rewrites });
+    if (typeof flow === 'string') return flow;
+    m.uses++;
+    m.liveFlows++;
+    this.events.mappingUsed?.(m, flow);
+    if (!m.persistent) this.endMapping(m, 'used');
+    return flowEntry(this.flows.lookup(v));
+  }
+
+  private insert(original: FiveTuple, reply: FiveTuple, data: FlowTranslation): Flow<FlowTranslation> | DropReason {
+    try {
+      const flow = this.flows.insert(original, reply, data);
+      this.counters.flowsCreated++;
+      return flow;
+    } catch (err) {
+      if (err instanceof FlowTableError) return err.kind === 'full' ? 'flow-table-full' : 'tuple-conflict';
+      throw err;
+    }
+  }
+
+  private flowRemoved(flow: Flow<FlowTranslation>, _reason: FlowRemoveReason): void {
+    const nat = flow.data;
+    if (nat.kind === 'redirect') {
+      if (this.originalDestinations.get(nat.lookupKey) === flow) this.originalDestinations.delete(nat.lookupKey);
+      return;
+    }
+    const m = nat.mapping;
+    m.liveFlows--;
+    if (!m.active && m.liveFlows === 0) this.release(m);
+  }
+
+  private endMapping(m: Mapping, reason: MappingEndReason): void {
+    m.endReason = reason;
+    const proto = protocolNumber(m.protocol);
+    removeFromIndex(this.inboundMappings, mappingKey(proto, m.public.port), m);
+    removeFromIndex(this.outboundMappings, mappingKey(proto, m.private.port), m);
+    this.events.mappingEnded?.(m, reason);
+    if (m.liveFlows === 0) this.release(m);
+  }
+
+  private release(m: Mapping): void {
+    if (this.mappings.delete(m.id)) this.events.mappingReleased?.(m);
+  }
+
+  // ---- time and state ----------------------------------------------------
+
+  /** Expires idle flows and unused or outlived mappings. Drivers call it about once a second. */
+  tick(now = this.now()): void {
+    this.flows.expire(now);
+    for (const m of [...this.mappings.values()]) {
+      if (m.active && m.expiresAt <= now) this.endMapping(m, 'expired');
+    }
+  }
+
+  /** Removes every rule, mapping and flow (on stop). */
+  clear(): void {
+    for (const m of [...this.mappings.values()]) this.removeMapping(m, { closeFlows: true });
+    for (const flow of [...this.flows]) this.flows.remove(flow);
+    this.redirects.clear();
+  }
+
+  get flowCount(): number {
+    return this.flows.size;
+  }
+
+  /** Installed redirects. */
+  listRedirects(): RedirectRule[] {
+    return [...this.redirects.values()];
+  }
+
+  /** Mappings not yet released (active, or ended with connections still alive). */
+  listMappings(): Mapping[] {
+    return [...this.mappings.values()];
+  }
+
+  /** Live flows, for status views. */
+  listFlows(): Flow<FlowTranslation>[] {
+    return [...this.flows];
+  }
+}
+
+/** The engine's flow table lookups over an ICMP error's embedded header, source and destination swapped. */
+class ReversedTuple implements TupleSource {
+  buf: Buffer = Buffer.alloc(0);
+  family: 4 | 6 = 4;
+  protocol = 0;
+  srcAddrOffset = 0;
+  dstAddrOffset = 0;
+  addrLength: 4 | 16 = 4;
+  srcPort = 0;
+  dstPort = 0;
+  tcpFlags = 0;
+
+  wrap(inner: PacketView): this {
+    this.buf = inner.buf;
+    this.family = inner.family;
+    this.protocol = inner.protocol;
+    this.srcAddrOffset = inner.dstAddrOffset;
+    this.dstAddrOffset = inner.srcAddrOffset;
+    this.addrLength = inner.addrLength;
+    this.srcPort = inner.dstPort;
+    this.dstPort = inner.srcPort;
+    this.tcpFlags = 0;
+    return this;
+  }
+}
+
+function applyRewrite(v: PacketView, rw: DirectionRewrite, stage: NatStage): boolean {
+  let changed = false;
+  if (rw.dst !== undefined && stage !== 'postrouting') {
+    rewriteDestination(v, rw.dst.addr, rw.dst.port);
+    changed = true;
+  }
+  if (rw.src !== undefined && stage !== 'prerouting') {
+    rewriteSource(v, rw.src.addr, rw.src.port);
+    changed = true;
+  }
+  return changed;
+}
+
+/** A SYN without ACK or RST: the first packet of a TCP connection. */
+function isTcpOpening(v: PacketView): boolean {
+  return v.protocol !== TCP || (v.tcpFlags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
+}
+
+function remoteMatches(m: Mapping, v: PacketView, side: 'src' | 'dst'): boolean {
+  if (m.remoteAddr !== undefined && !(side === 'src' ? v.srcAddrEquals(m.remoteAddr) : v.dstAddrEquals(m.remoteAddr))) return false;
+  return m.remotePort === undefined || m.remotePort === (side === 'src' ? v.srcPort : v.dstPort);
+}
+
+function findMapping(candidates: Mapping[] | undefined, match: (m: Mapping) => boolean): Mapping | undefined {
+  if (candidates === undefined) return undefined;
+  for (const m of candidates) if (match(m)) return m;
+  return undefined;
+}
+
+function flowEntry(entry: FlowEntry<FlowTranslation> | undefined): FlowEntry<FlowTranslation> | DropReason {
+  // The flow was inserted under this packet's tuple a moment ago.
+  return entry ?? 'tuple-conflict';
+}
+
+function protocolNumber(p: TransportProtocol): number {
+  return p === 'tcp' ? TCP : UDP;
+}
+
+function redirectKey(protocol: number, family: 4 | 6, dstPort: number): number {
+  return (protocol * 16 + family) * 65536 + dstPort;
+}
+
+function mappingKey(protocol: number, p: number): number {
+  return protocol * 65536 + p;
+}
+
+function originalDestinationKey(protocol: TransportProtocol, peer: Endpoint, listener: Endpoint): string {
+  return `${protocol} ${formatEndpoint(peer)} ${formatEndpoint(listener)}`;
+}
+
+function addToIndex(index: Map<number, Mapping[]>, key: number, m: Mapping): void {
+  const list = index.get(key);
+  if (list) list.push(m);
+  else index.set(key, [m]);
+}
+
+function removeFromIndex(index: Map<number, Mapping[]>, key: number, m: Mapping): void {
+  const list = index.get(key);
+  if (!list) return;
+  const i = list.indexOf(m);
+  if (i >= 0) list.splice(i, 1);
+  if (list.length === 0) index.delete(key);
+}

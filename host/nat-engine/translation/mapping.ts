@@ -1,0 +1,89 @@
+import { formatEndpoint, ipFamily, ipToBytes, type Endpoint, type IpAddress, type Port, type TransportProtocol } from '@algd/sdk';
+import { endpointRewrite, type EndpointRewrite } from './endpoint-rewrite';
+
+/**
+ * Which way a data channel's connection may be opened:
+ * `inbound` from the remote peer to the public endpoint (forwarded to the
+ * private one: active FTP, an incoming RTP stream), `outbound` from the
+ * private endpoint to the remote peer (its source shown as the public one),
+ * or `both`.
+ */
+export type MappingDirection = 'inbound' | 'outbound' | 'both';
+
+/** A data-channel mapping request (the ALG API's CreateDataChannel). */
+export interface MappingSpec {
+  readonly protocol: TransportProtocol;
+  /** The internal host's endpoint. */
+  readonly private: Endpoint;
+  /** The gateway's endpoint the outside sees. Same family as `private`. */
+  readonly public: Endpoint;
+  /** Only this peer may use the mapping (address, and port when given). */
+  readonly remote?: { readonly address: IpAddress; readonly port?: Port };
+  readonly direction: MappingDirection;
+  /** One-shot mappings vanish once a connection has been made through them; persistent ones stay. */
+  readonly persistent: boolean;
+  /**
+   * Milliseconds until the mapping expires: for a one-shot mapping, if it is
+   * not used by then; for a persistent one, its whole life. Connections
+   * already made through it are not cut. Omitted: one-shot 30 s, persistent
+   * until removed.
+   */
+  readonly lifetimeMs?: number;
+  /** The owner (a control session id): removing the owner removes its mappings. */
+  readonly owner: string;
+}
+
+/** Why a mapping stopped accepting new connections. */
+export type MappingEndReason = 'used' | 'expired' | 'removed';
+
+/** Default life of a one-shot mapping that nobody uses. */
+export const DEFAULT_ONE_SHOT_LIFETIME_MS = 30_000;
+
+/** An installed mapping. */
+export class Mapping {
+  readonly protocol: TransportProtocol;
+  readonly family: 4 | 6;
+  readonly private: EndpointRewrite;
+  readonly public: EndpointRewrite;
+  readonly remoteAddr: Uint8Array | undefined;
+  readonly remotePort: number | undefined;
+  readonly direction: MappingDirection;
+  readonly persistent: boolean;
+  readonly owner: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  /** Set once the mapping takes no new connections. */
+  endReason: MappingEndReason | undefined;
+  /** Connections made through it that are still alive. */
+  liveFlows = 0;
+  /** Connections made through it in total. */
+  uses = 0;
+
+  constructor(readonly id: number, readonly spec: MappingSpec, now: number) {
+    const family = ipFamily(spec.private.address);
+    if (ipFamily(spec.public.address) !== family || (spec.remote && ipFamily(spec.remote.address) !== family)) {
+      throw new RangeError('a mapping cannot translate between IPv4 and IPv6');
+    }
+    this.protocol = spec.protocol;
+    this.family = family;
+    this.private = endpointRewrite(spec.private);
+    this.public = endpointRewrite(spec.public);
+    this.remoteAddr = spec.remote ? ipToBytes(spec.remote.address) : undefined;
+    this.remotePort = spec.remote?.port;
+    this.direction = spec.direction;
+    this.persistent = spec.persistent;
+    this.owner = spec.owner;
+    this.createdAt = now;
+    const lifetime = spec.lifetimeMs ?? (spec.persistent ? Infinity : DEFAULT_ONE_SHOT_LIFETIME_MS);
+    this.expiresAt = now + lifetime;
+  }
+
+  get active(): boolean {
+    return this.endReason === undefined;
+  }
+
+  describe(): string {
+    const remote = this.spec.remote ? ` remote ${this.spec.remote.address}${this.remotePort === undefined ? '' : `:${this.remotePort}`}` : '';
+    return `${this.protocol} ${formatEndpoint(this.private.endpoint)} <-> ${formatEndpoint(this.public.endpoint)} ${this.direction}${remote}`;
+  }
+}
