@@ -1,15 +1,19 @@
-// Two projects: `unit` runs anywhere without privileges; `e2e` builds network
-// namespaces and needs root (see test/lab). Both compile TypeScript with
-// ts-jest in transpile-only mode; `npm run build` type-checks the tests.
+// Three projects: `unit` (pure code) and `integration` (the built `algd`
+// with the in-memory driver) run anywhere without privileges; `e2e` builds
+// network namespaces, needs root (see test/lab) and runs in band.
+// ts-jest only transpiles (isolatedModules in test/tsconfig.json);
+// `npm run build` type-checks the tests.
 /** @type {import('jest').Config} */
 const shared = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: 'test/tsconfig.json' }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] },
   moduleNameMapper: { '^@algd/sdk$': '<rootDir>/sdk/src/index.ts' },
 };
 module.exports = {
+  reporters: ['default', '<rootDir>/test/support/require-all-reporter.js'],
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
-    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'], maxWorkers: 1 },
+    { ...shared, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
   ],
 };

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import type { AlgdConfig } from '../config/config-schema';
+import { ConfigError, loadConfig } from '../config/load-config';
+import { packageVersion } from '../service/package-version';
+import { configCheckCommand } from './commands/config-check';
+import { startCommand } from './commands/start';
+import { statusCommand } from './commands/status';
+import { ExitCode } from './exit-codes';
+
+const DEFAULT_CONFIG = process.platform === 'win32' ? 'C:\\ProgramData\\algd\\algd.json' : '/etc/algd/algd.json';
+
+/** Runs the `algd` command line; resolves with the process exit code. */
+export async function main(argv: readonly string[]): Promise<ExitCode> {
+  let code: ExitCode = ExitCode.ok;
+  const withConfig = (file: string, run: (cfg: AlgdConfig) => Promise<ExitCode> | ExitCode) => async () => {
+    let cfg: AlgdConfig;
+    try {
+      cfg = loadConfig(file);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(`algd: ${err.message}\n`);
+      code = ExitCode.usage;
+      return;
+    }
+    code = await run(cfg);
+  };
+
+  const program = new Command('algd')
+    .description('application-level gateway host')
+    .version(packageVersion())
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('start')
+    .description('run the gateway in the foreground until SIGTERM or SIGINT')
+    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .action((opts: { config: string }) => withConfig(opts.config, startCommand)());
+
+  program
+    .command('status')
+    .description('show the running service (exit 3 when it is not running)')
+    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('--json', 'print the status document as JSON', false)
+    .action((opts: { config: string; json: boolean }) => withConfig(opts.config, (cfg) => statusCommand(cfg, opts))());
+
+  const config = program.command('config').description('configuration tools');
+  config
+    .command('check <file>')
+    .description('validate a configuration file (exit 2 with the offending keys when invalid)')
+    .option('--json', 'print the validated configuration with defaults as JSON', false)
+    .action((file: string, opts: { json: boolean }) => withConfig(file, (cfg) => configCheckCommand(file, cfg, opts))());
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    throw err;
+  }
+  return code;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`algd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = ExitCode.failure;
+    },
+  );
+}

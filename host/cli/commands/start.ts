@@ -1,0 +1,38 @@
+import type { AlgdConfig } from '../../config/config-schema';
+import { closeLogger, createLogger } from '../../logging/logger';
+import { AlgdService } from '../../service/algd-service';
+import { createDriver } from '../../service/create-driver';
+import { ExitCode } from '../exit-codes';
+
+/**
+ * `algd start`: runs the service in the foreground until SIGTERM or SIGINT,
+ * then removes everything it installed and exits 0.
+ */
+export async function startCommand(config: AlgdConfig): Promise<ExitCode> {
+  const logger = createLogger({ level: config.logLevel });
+  let service: AlgdService;
+  try {
+    service = new AlgdService(config, createDriver(config.driver), logger);
+    await service.start();
+  } catch (err) {
+    logger.error(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    await closeLogger(logger);
+    return ExitCode.failure;
+  }
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (s: NodeJS.Signals): void => resolve(s);
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    if (process.platform !== 'win32') process.on('SIGHUP', () => logger.warn('SIGHUP: live reload is not supported yet; restart algd to apply changes'));
+  });
+  logger.info(`${signal} received, stopping`);
+  let code: ExitCode = ExitCode.ok;
+  try {
+    await service.stop();
+  } catch (err) {
+    logger.error(`error while stopping: ${err instanceof Error ? err.message : String(err)}`);
+    code = ExitCode.failure;
+  }
+  await closeLogger(logger);
+  return code;
+}
