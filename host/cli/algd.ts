@@ -2,8 +2,9 @@
 import { Command, CommanderError } from 'commander';
 import type { AlgdConfig } from '../config/config-schema';
 import { ConfigError, loadConfig } from '../config/load-config';
-import { packageVersion } from '../service/package-version';
+import { packageVersion } from '../service/package-info';
 import { configCheckCommand } from './commands/config-check';
+import { labCommand } from './commands/lab';
 import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
 import { ExitCode } from './exit-codes';
@@ -51,6 +52,14 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
     .description('validate a configuration file (exit 2 with the offending keys when invalid)')
     .option('--json', 'print the validated configuration with defaults as JSON', false)
     .action((file: string, opts: { json: boolean }) => withConfig(file, (cfg) => configCheckCommand(file, cfg, opts))());
+
+  program
+    .command('lab')
+    .description('build client, gateway and server namespaces and run traffic through the gateway (root, Linux)')
+    .option('--json', 'print the report as JSON', false)
+    .action(async (opts: { json: boolean }) => {
+      code = await labCommand(opts);
+    });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

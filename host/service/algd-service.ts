@@ -5,7 +5,7 @@ import { NatEngine } from '../nat-engine/nat-engine';
 import type { PacketDriver } from '../nat-engine/drivers/packet-driver';
 import { resolveAdapters, type Adapter } from './adapters';
 import { BUILTIN_PLUGINS } from './builtin-plugins';
-import { packageVersion } from './package-version';
+import { packageVersion } from './package-info';
 
 /** How often flows and mappings are checked for expiry. */
 const TICK_MS = 1000;

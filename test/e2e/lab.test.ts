@@ -17,19 +17,19 @@ import {
   SERVER_V4,
   SERVER_V6,
   labAddresses,
-} from '../lab/addresses';
-import { echoRequest, startTcpEchoServer } from '../lab/echo-peers';
-import { checksumProblems, decodeIpPacket, type DecodedIpPacket } from '../lab/ip-packet';
-import { captureKernelNat, KERNEL_NAT_PAIR_KINDS, type KernelNatCapture } from '../lab/kernel-nat-capture';
-import { Lab } from '../lab/lab';
-import { labNamespaceOwner } from '../lab/lab-names';
-import { LabReaper } from '../lab/lab-reaper';
-import { isProcessRunning, listNetns } from '../lab/netns';
-import { readPcap, stripLinkHeader } from '../lab/pcap';
+} from '../../host/lab/addresses';
+import { echoRequest, startTcpEchoServer } from '../../host/lab/echo-peers';
+import { checksumProblems, decodeIpPacket, type DecodedIpPacket } from '../../host/lab/ip-packet';
+import { captureKernelNat, KERNEL_NAT_PAIR_KINDS, type KernelNatCapture } from '../../host/lab/kernel-nat-capture';
+import { Lab } from '../../host/lab/lab';
+import { labNamespaceOwner } from '../../host/lab/lab-names';
+import { LabReaper } from '../../host/lab/lab-reaper';
+import { isProcessRunning, listNetns } from '../../host/lab/netns';
+import { readPcap, stripLinkHeader } from '../../host/lab/pcap';
 import { describeLab, useLab } from '../lab/require-lab';
-import * as topology from '../lab/topology';
-import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../lab/topology';
-import { badChecksumFrames } from '../lab/tshark';
+import * as topology from '../../host/lab/topology';
+import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topology';
+import { badChecksumFrames } from '../../host/lab/tshark';
 
 jest.setTimeout(60_000);
 

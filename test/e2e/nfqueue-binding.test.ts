@@ -12,10 +12,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-import { SERVER_V4 } from '../lab/addresses';
-import type { LabProcess } from '../lab/lab-process';
+import { SERVER_V4 } from '../../host/lab/addresses';
+import type { LabProcess } from '../../host/lab/lab-process';
 import { describeLab, useLab } from '../lab/require-lab';
-import { GATEWAY_PRIVATE_IFACE } from '../lab/topology';
+import { GATEWAY_PRIVATE_IFACE } from '../../host/lab/topology';
 import { IptablesRules, nfqueueTarget, type AlgdRule } from '../../host/nat-engine/drivers/nfqueue/iptables-rules';
 import { loadNfqueueLib, NfqueueUnavailableError } from '../../host/nat-engine/drivers/nfqueue/nfqueue-lib';
 

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-import { Lab, type LabOptions } from './lab';
+import { Lab, type LabOptions } from '../../host/lab/lab';
 
 /** Programs the lab runs (in the root namespace or inside the lab's namespaces). */
 export const LAB_TOOLS = ['ip', 'nft', 'ethtool', 'tcpdump', 'tshark', 'ss', 'sysctl', 'unshare', 'python3'] as const;
