@@ -5,6 +5,7 @@ import { NatEngine } from '../nat-engine/nat-engine';
 import type { PacketDriver } from '../nat-engine/drivers/packet-driver';
 import { resolveAdapters, type Adapter } from './adapters';
 import { BUILTIN_PLUGINS } from './builtin-plugins';
+import { captureSpecFromConfig } from './capture-spec-from-config';
 import { packageVersion } from './package-info';
 
 /** How often flows and mappings are checked for expiry. */
@@ -61,7 +62,7 @@ export class AlgdService {
     }
     await this.admin.listen();
     try {
-      await this.driver.open(this.engine);
+      await this.driver.open(captureSpecFromConfig(this.config), this.engine);
     } catch (err) {
       await this.admin.close();
       throw err;

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { ProcessOutcome } from '../engine-counters';
 import type { PacketMeta } from '../packet-meta';
-import type { PacketDriver, PacketProcessor } from './packet-driver';
+import type { CaptureSpec } from './capture-spec';
+import type { DriverStats, PacketDriver, PacketProcessor } from './packet-driver';
 
 /** A packet the memory driver let through, as the engine left it. */
 export interface DeliveredPacket {
@@ -17,9 +18,17 @@ export interface DeliveredPacket {
 export class MemoryDriver extends EventEmitter<{ packet: [DeliveredPacket]; drop: [DeliveredPacket] }> implements PacketDriver {
   readonly name = 'memory';
   private processor: PacketProcessor | undefined;
+  private readonly counters = { received: 0, accepted: 0, dropped: 0, modified: 0, errors: 0 };
+  /** The capture the host asked for (the memory driver captures whatever is injected). */
+  spec: CaptureSpec | undefined;
 
-  async open(processor: PacketProcessor): Promise<void> {
+  async open(spec: CaptureSpec, processor: PacketProcessor): Promise<void> {
+    this.spec = spec;
     this.processor = processor;
+  }
+
+  get stats(): DriverStats {
+    return { ...this.counters };
   }
 
   async close(): Promise<void> {
@@ -39,10 +48,14 @@ export class MemoryDriver extends EventEmitter<{ packet: [DeliveredPacket]; drop
     const buf = Buffer.from(packet);
     const outcome = this.processor.process(buf, meta);
     const delivered = { packet: buf, meta, outcome };
+    this.counters.received++;
     if (outcome === 'pass' || outcome === 'translated') {
+      this.counters.accepted++;
+      if (outcome === 'translated') this.counters.modified++;
       this.emit('packet', delivered);
       return buf;
     }
+    this.counters.dropped++;
     this.emit('drop', delivered);
     return undefined;
   }

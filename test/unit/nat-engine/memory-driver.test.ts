@@ -1,7 +1,16 @@
 import { endpoint, port } from '@algd/sdk';
 import { MemoryDriver, type DeliveredPacket } from '../../../host/nat-engine/drivers/memory-driver';
+import type { CaptureSpec } from '../../../host/nat-engine/drivers/capture-spec';
 import { NatEngine } from '../../../host/nat-engine/nat-engine';
 import { buildPacket, TCP_FLAGS, toHex } from '../../support/packets';
+
+const spec: CaptureSpec = {
+  adapters: [{ name: 'priv0', side: 'private' }, { name: 'pub0', side: 'public' }],
+  controlPorts: [{ protocol: 'tcp', port: port(21) }],
+  listenerPorts: { from: 3000, to: 5000 },
+  mappingPorts: { from: 61000, to: 64999 },
+  families: [4, 6],
+};
 
 describe('memory driver', () => {
   const syn = buildPacket({ family: 4, src: '198.51.100.2', dst: '203.0.113.2', ttl: 64 }, { kind: 'tcp', srcPort: 40000, dstPort: 21, flags: TCP_FLAGS.SYN });
@@ -12,7 +21,7 @@ describe('memory driver', () => {
     const driver = new MemoryDriver();
     const delivered: DeliveredPacket[] = [];
     driver.on('packet', (p) => delivered.push(p));
-    await driver.open(engine);
+    await driver.open(spec, engine);
 
     const original = toHex(syn);
     const out = driver.inject(syn, { origin: 'private', stage: 'single' });
@@ -20,15 +29,17 @@ describe('memory driver', () => {
     const expected = toHex(buildPacket({ family: 4, src: '198.51.100.2', dst: '127.0.0.1', ttl: 64 }, { kind: 'tcp', srcPort: 40000, dstPort: 3001, flags: TCP_FLAGS.SYN }));
     expect(toHex(out!)).toBe(expected);
     expect(delivered.map((d) => [d.outcome, toHex(d.packet)])).toEqual([['translated', expected]]);
+    expect(driver.stats).toEqual({ received: 1, accepted: 1, dropped: 0, modified: 1, errors: 0 });
   });
 
   it('reports drops instead of delivering them, and refuses packets once closed', async () => {
     const driver = new MemoryDriver();
     const drops: string[] = [];
     driver.on('drop', (p) => drops.push(p.outcome));
-    await driver.open(new NatEngine());
+    await driver.open(spec, new NatEngine());
     expect(driver.inject(Buffer.from([0x45, 0x00]), { origin: 'public', stage: 'single' })).toBeUndefined();
     expect(drops).toEqual(['truncated-ip-header']);
+    expect(driver.stats).toMatchObject({ received: 1, dropped: 1 });
     await driver.close();
     expect(driver.isOpen).toBe(false);
     expect(() => driver.inject(syn, { origin: 'private', stage: 'single' })).toThrow(/not open/);
