@@ -38,6 +38,27 @@ const pluginSettings = z.looseObject({
   enabled: z.boolean().default(true),
 });
 
+/** Options of the Linux NFQUEUE driver. */
+const nfqueueOptions = z.strictObject({
+  /** First netfilter queue number algd uses. */
+  queueNum: z.number().int().min(0).max(65535).default(4200),
+  /** Packets the kernel holds for algd before it applies the fail policy. */
+  maxLen: z.number().int().min(16).max(1_048_576).default(4096),
+  /** When algd is not reading (overflow, crash): `true` lets captured traffic through untranslated, `false` drops it. */
+  failOpen: z.boolean().default(true),
+});
+
+/** Options of the Windows WinDivert driver. */
+const windivertOptions = z.strictObject({
+  /** Folder holding WinDivert.dll and WinDivert64.sys; default: next to algd. */
+  path: z.string().min(1).optional(),
+  /** WinDivert filter priority (-30000..30000); other WinDivert users with a higher priority see packets first. */
+  priority: z.number().int().min(-30000).max(30000).default(0),
+  /** WinDivert packet queue length and time (WINDIVERT_PARAM_QUEUE_LENGTH / _TIME). */
+  queueLength: z.number().int().min(32).max(16384).default(4096),
+  queueTimeMs: z.number().int().min(100).max(16000).default(2000),
+});
+
 export const DRIVERS = ['nfqueue', 'windivert', 'memory'] as const;
 export type DriverName = (typeof DRIVERS)[number];
 
@@ -45,6 +66,8 @@ export const configSchema = z
   .strictObject({
     /** Packet driver: `nfqueue` (Linux), `windivert` (Windows) or `memory` (in-process, tests). */
     driver: z.enum(DRIVERS),
+    nfqueue: nfqueueOptions.default({ queueNum: 4200, maxLen: 4096, failOpen: true }),
+    windivert: windivertOptions.default({ priority: 0, queueLength: 4096, queueTimeMs: 2000 }),
     adapters: z.array(adapter).min(1),
     /** Loopback listener ports for redirected control connections. */
     listenerPorts: portRange.default({ from: 3000, to: 5000 }),
