@@ -38,10 +38,14 @@ export interface NatEngineOptions {
  * errors back. Pure computation over packet buffers: drivers feed it, and it
  * rewrites packets in place.
  *
- * Flows are created only at `prerouting`/`single` and only by a connection's
- * first packet (a TCP SYN), so connections that existed before algd started
- * are left alone. Each direction of a flow rewrites either its destination
- * (applied before routing) or its source (applied after routing).
+ * Flows are created only by a connection's first packet (a TCP SYN), so
+ * connections that existed before algd started are left alone; redirects
+ * and inbound mappings only at `prerouting`/`single` (they rewrite the
+ * destination, which must happen before routing), outbound mappings at any
+ * stage (a driver may first see a new connection leaving through a public
+ * adapter after routing). Each direction of a flow rewrites either its
+ * destination (applied before routing) or its source (applied after
+ * routing), and its packets are tracked at that stage.
  */
 export class NatEngine {
   readonly counters = new EngineCounters();
@@ -164,16 +168,18 @@ export class NatEngine {
       entry = undefined;
     }
     if (entry === undefined) {
-      if (meta.stage === 'postrouting') return 'pass';
       if (v.protocol === TCP && !isTcpOpening(v)) return 'pass';
       const created = this.createFlow(v, meta);
       if (typeof created === 'string') return created;
       entry = created;
     }
-    // Each packet is tracked once, at its first stage.
-    if (meta.stage !== 'postrouting') this.flows.track(entry, v, v.payloadLength);
     const flow = entry.flow;
-    return applyRewrite(v, entry.direction === 'original' ? flow.data.original : flow.data.reply, meta.stage) ? 'translated' : 'pass';
+    const rw = entry.direction === 'original' ? flow.data.original : flow.data.reply;
+    // Each packet is tracked once: at the stage where its direction is
+    // rewritten, the one stage every driver shows it at (a Linux driver sees
+    // a listener's replies only after routing, a client's only before).
+    if (meta.stage === 'single' || (rw.dst !== undefined) === (meta.stage === 'prerouting')) this.flows.track(entry, v, v.payloadLength);
+    return applyRewrite(v, rw, meta.stage) ? 'translated' : 'pass';
   }
 
   /**
@@ -203,7 +209,9 @@ export class NatEngine {
   }
 
   private createFlow(v: PacketView, meta: PacketMeta): FlowEntry<FlowTranslation> | 'pass' | DropReason {
-    if (meta.origin !== 'private') {
+    // After routing only a source rewrite can still apply: outbound mappings.
+    const beforeRouting = meta.stage !== 'postrouting';
+    if (beforeRouting && meta.origin !== 'private') {
       const m = findMapping(this.inboundMappings.get(mappingKey(v.protocol, v.dstPort)), (c) => c.family === v.family && v.dstAddrEquals(c.public.addr) && remoteMatches(c, v, 'src'));
       if (m) return this.insertMappingFlow(m, v, 'inbound');
     }
@@ -211,7 +219,7 @@ export class NatEngine {
       const m = findMapping(this.outboundMappings.get(mappingKey(v.protocol, v.srcPort)), (c) => c.family === v.family && v.srcAddrEquals(c.private.addr) && remoteMatches(c, v, 'dst'));
       if (m) return this.insertMappingFlow(m, v, 'outbound');
     }
-    const rule = this.redirects.get(redirectKey(v.protocol, v.family, v.dstPort));
+    const rule = beforeRouting ? this.redirects.get(redirectKey(v.protocol, v.family, v.dstPort)) : undefined;
     if (rule && rule.from.has(meta.origin)) return this.insertRedirectFlow(rule, v);
     return 'pass';
   }

@@ -10,21 +10,23 @@ import { ExitCode } from '../exit-codes';
  */
 export async function startCommand(config: AlgdConfig): Promise<ExitCode> {
   const logger = createLogger({ level: config.logLevel });
+  // Listening before anything is installed: a signal during start, or just after "running", still stops cleanly.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (s: NodeJS.Signals): void => resolve(s);
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
   let service: AlgdService;
   try {
-    service = new AlgdService(config, createDriver(config.driver), logger);
+    service = new AlgdService(config, createDriver(config, logger), logger);
     await service.start();
   } catch (err) {
     logger.error(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
     await closeLogger(logger);
     return ExitCode.failure;
   }
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (s: NodeJS.Signals): void => resolve(s);
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-    if (process.platform !== 'win32') process.on('SIGHUP', () => logger.warn('SIGHUP: live reload is not supported yet; restart algd to apply changes'));
-  });
+  if (process.platform !== 'win32') process.on('SIGHUP', () => logger.warn('SIGHUP: live reload is not supported yet; restart algd to apply changes'));
+  const signal = await stopSignal;
   logger.info(`${signal} received, stopping`);
   let code: ExitCode = ExitCode.ok;
   try {

@@ -224,6 +224,57 @@ describe('NatEngine: data-channel mappings', () => {
     expect(run(engine, synAck, { origin: 'private', stage: 'postrouting' })).toEqual(['translated', toHex(buildPacket(v4(GW_PUBLIC, SERVER), tcp(61000, 20, TCP_FLAGS.SYN | TCP_FLAGS.ACK)))]);
   });
 
+  it('creates outbound-mapping flows after routing too, but never redirects or inbound mappings there', () => {
+    const engine = new NatEngine();
+    engine.addRedirect({ protocol: 'tcp', port: port(21), listener: LISTENER });
+    engine.createMapping(activeFtp);
+    engine.createMapping({ ...activeFtp, protocol: 'udp', private: endpoint(CLIENT, 8000), public: endpoint(GW_PUBLIC, 61002), remote: { address: ipAddress(SERVER), port: port(9000) }, direction: 'outbound', persistent: true });
+    const post = (origin: PacketMeta['origin']): PacketMeta => ({ origin, stage: 'postrouting' });
+
+    // A destination rewrite after routing would send the packet the wrong way: not created.
+    const ftpSyn = buildPacket(v4(CLIENT, SERVER), tcp(40000, 21, TCP_FLAGS.SYN));
+    expect(run(engine, ftpSyn, post('private'))).toEqual(['pass', toHex(ftpSyn)]);
+    const inboundSyn = buildPacket(v4(SERVER, GW_PUBLIC), tcp(20, 61000, TCP_FLAGS.SYN));
+    expect(run(engine, inboundSyn, post('public'))).toEqual(['pass', toHex(inboundSyn)]);
+    expect(engine.flowCount).toBe(0);
+
+    // The first datagram of an outbound mapping, seen only after routing, creates its flow there.
+    const out = buildPacket(v4(CLIENT, SERVER), udp(8000, 9000, 'rtp-out'));
+    expect(run(engine, out, post('private'))).toEqual(['translated', toHex(buildPacket(v4(GW_PUBLIC, SERVER), udp(61002, 9000, 'rtp-out')))]);
+    const back = buildPacket(v4(SERVER, GW_PUBLIC), udp(9000, 61002, 'rtp-in'));
+    expect(run(engine, back, { origin: 'public', stage: 'prerouting' })).toEqual(['translated', toHex(buildPacket(v4(SERVER, CLIENT), udp(9000, 8000, 'rtp-in')))]);
+    expect(engine.flowCount).toBe(1);
+    expect(engine.listFlows()[0]!.state).toBe('replied');
+  });
+
+  it('tracks each direction at the stage it is rewritten, so a connection seen half before and half after routing closes', () => {
+    const clock = new Clock();
+    const engine = new NatEngine({ now: clock.now });
+    engine.createMapping({ ...activeFtp, direction: 'outbound', private: endpoint(CLIENT, 50000), public: endpoint(GW_PUBLIC, 61000), remote: { address: ipAddress(SERVER), port: port(21) } });
+    const pre: PacketMeta = { origin: 'public', stage: 'prerouting' };
+    const post: PacketMeta = { origin: 'private', stage: 'postrouting' };
+    const fromClient = (flags: number): Buffer => buildPacket(v4(CLIENT, SERVER), tcp(50000, 21, flags));
+    const fromServer = (flags: number): Buffer => buildPacket(v4(SERVER, GW_PUBLIC), tcp(21, 61000, flags));
+
+    // The client's packets are seen only after routing, the server's before and after (as the nfqueue driver shows them).
+    expect(run(engine, fromClient(TCP_FLAGS.SYN), post)[0]).toBe('translated');
+    const synAck = fromServer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+    expect(run(engine, synAck, pre)[0]).toBe('translated');
+    expect(run(engine, buildPacket(v4(SERVER, CLIENT), tcp(21, 50000, TCP_FLAGS.SYN | TCP_FLAGS.ACK)), { origin: 'public', stage: 'postrouting' })[0]).toBe('pass');
+    run(engine, fromClient(TCP_FLAGS.ACK), post);
+    const flow = engine.listFlows()[0]!;
+    expect(flow.state).toBe('established');
+    expect([flow.packets.original, flow.packets.reply]).toEqual([2, 1]);
+
+    run(engine, fromClient(TCP_FLAGS.FIN | TCP_FLAGS.ACK), post);
+    run(engine, fromServer(TCP_FLAGS.FIN | TCP_FLAGS.ACK), pre);
+    run(engine, fromClient(TCP_FLAGS.ACK), post);
+    expect(flow.state).toBe('time_wait');
+    clock.advance(121_000);
+    engine.tick();
+    expect(engine.flowCount).toBe(0);
+  });
+
   it('translates an ICMP error about a mapped connection, outer and quoted headers', () => {
     const engine = new NatEngine();
     engine.createMapping(activeFtp);

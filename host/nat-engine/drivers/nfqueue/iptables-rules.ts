@@ -1,12 +1,14 @@
 /**
- * algd's capture rules: its own chains in the raw table, one per hook
- * (`ALGD_PREROUTING` jumped to from `PREROUTING`, `ALGD_OUTPUT` from
- * `OUTPUT`), managed with iptables/ip6tables.
+ * algd's capture rules: its own chains, one per hook (`ALGD_PREROUTING`
+ * jumped to from raw `PREROUTING`, `ALGD_OUTPUT` from raw `OUTPUT`,
+ * `ALGD_POSTROUTING` from mangle `POSTROUTING`), managed with
+ * iptables/ip6tables.
  *
- * Why iptables and the raw table: on the kernels algd targets the nftables
+ * Why iptables and these tables: on the kernels algd targets the nftables
  * `queue` statement is unavailable while the iptables (nf_tables backend)
- * `NFQUEUE` target works, and raw runs before conntrack, so algd sees a
- * packet before any NAT decision is attached to it.
+ * `NFQUEUE` target works. Raw runs before conntrack, so algd sees a packet
+ * before any NAT decision is attached to it; raw has no POSTROUTING, and
+ * mangle's runs after routing and before NAT.
  *
  * Why own chains: everything algd installs hangs off one jump per hook,
  * so installing is "flush our chain, refill it, make sure the jump is
@@ -18,15 +20,23 @@
  * run with execFile, never through a shell.
  */
 
-import { execFile } from 'node:child_process';
+import { execFileRunner, type CommandOutcome, type CommandRunner } from './command-runner';
 
 export type IpFamily = 4 | 6;
-export type AlgdHook = 'PREROUTING' | 'OUTPUT';
+export type AlgdHook = 'PREROUTING' | 'OUTPUT' | 'POSTROUTING';
+export type IptablesTable = 'raw' | 'mangle';
 
 export const ALGD_CHAIN_PREFIX = 'ALGD_';
-export const ALGD_CHAINS: Readonly<Record<AlgdHook, string>> = { PREROUTING: 'ALGD_PREROUTING', OUTPUT: 'ALGD_OUTPUT' };
-const HOOKS: readonly AlgdHook[] = ['PREROUTING', 'OUTPUT'];
-const TABLE = 'raw';
+export const ALGD_CHAINS: Readonly<Record<AlgdHook, string>> = { PREROUTING: 'ALGD_PREROUTING', OUTPUT: 'ALGD_OUTPUT', POSTROUTING: 'ALGD_POSTROUTING' };
+/** The table each hook's chain lives in. */
+export const ALGD_TABLES: Readonly<Record<AlgdHook, IptablesTable>> = { PREROUTING: 'raw', OUTPUT: 'raw', POSTROUTING: 'mangle' };
+const HOOKS: readonly AlgdHook[] = ['PREROUTING', 'OUTPUT', 'POSTROUTING'];
+const TABLES: readonly IptablesTable[] = ['raw', 'mangle'];
+/** The built-in chains of each table, where a jump to an algd chain (even a stale, unknown one) may hang. */
+const BUILTIN_CHAINS: Readonly<Record<IptablesTable, readonly string[]>> = {
+  raw: ['PREROUTING', 'OUTPUT'],
+  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+};
 
 export interface AlgdRule {
   /** The hook whose algd chain gets the rule. */
@@ -37,14 +47,7 @@ export interface AlgdRule {
   readonly families?: readonly IpFamily[];
 }
 
-export interface CommandOutcome {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs argv without a shell; resolves with any exit code, rejects only when it cannot run or times out. */
-export type CommandRunner = (argv: readonly string[]) => Promise<CommandOutcome>;
+export type { CommandOutcome, CommandRunner } from './command-runner';
 
 export interface IptablesRulesOptions {
   /** Run every command inside this network namespace (`ip netns exec NAME ...`). */
@@ -99,7 +102,7 @@ export class IptablesRules {
   constructor(opts: IptablesRulesOptions = {}) {
     this.families = opts.families ?? [4, 6];
     this.binaries = opts.binaries ?? { 4: 'iptables', 6: 'ip6tables' };
-    this.run = opts.run ?? execFileRunner(opts.timeoutMs ?? 10_000);
+    this.run = opts.run ?? execFileRunner(opts.timeoutMs ?? 10_000, (message, argv, code) => Object.assign(new IptablesError(message, argv), { code }));
     this.prefix = opts.netns === undefined ? [] : ['ip', 'netns', 'exec', opts.netns];
   }
 
@@ -116,7 +119,7 @@ export class IptablesRules {
         for (const family of this.families) {
           for (const hook of HOOKS) {
             const mine = rules.filter((r) => r.hook === hook && (r.families ?? this.families).includes(family));
-            if (mine.length === 0) await this.removeChain(family, ALGD_CHAINS[hook]);
+            if (mine.length === 0) await this.removeChain(family, ALGD_TABLES[hook], ALGD_CHAINS[hook]);
             else await this.fillChain(family, hook, mine);
           }
         }
@@ -127,70 +130,73 @@ export class IptablesRules {
     });
   }
 
-  /** Removes every algd chain (any `ALGD_*` chain in raw) and the jumps to it. Idempotent. */
+  /** Removes every algd chain (any `ALGD_*` chain in raw and mangle) and the jumps to it. Idempotent. */
   removeAll(): Promise<void> {
     return this.exclusive(() => this.removeEverything());
   }
 
-  /** The `-S` lines of the raw table that mention algd's chains, per family (for status and tests). */
-  async listAlgdRules(family: IpFamily): Promise<string[]> {
-    const out = await this.ipt(family, ['-S']);
+  /** The `-S` lines of `table` (default raw) that mention algd's chains, per family (for status and tests). */
+  async listAlgdRules(family: IpFamily, table: IptablesTable = 'raw'): Promise<string[]> {
+    const out = await this.ipt(family, table, ['-S']);
     return out.stdout.split('\n').filter((l) => l.includes(ALGD_CHAIN_PREFIX));
   }
 
   private async fillChain(family: IpFamily, hook: AlgdHook, rules: readonly AlgdRule[]): Promise<void> {
     const chain = ALGD_CHAINS[hook];
+    const table = ALGD_TABLES[hook];
     // A chain from a crashed run is flushed and reused; its jump stays in place.
-    if ((await this.ipt(family, ['-S', chain], { allowFailure: true })).code === 0) await this.ipt(family, ['-F', chain]);
-    else await this.ipt(family, ['-N', chain]);
-    for (const rule of rules) await this.ipt(family, ['-A', chain, ...rule.argv]);
-    await this.ensureSingleJump(family, hook, chain);
+    if ((await this.ipt(family, table, ['-S', chain], { allowFailure: true })).code === 0) await this.ipt(family, table, ['-F', chain]);
+    else await this.ipt(family, table, ['-N', chain]);
+    for (const rule of rules) await this.ipt(family, table, ['-A', chain, ...rule.argv]);
+    await this.ensureSingleJump(family, table, hook, chain);
   }
 
   /** Exactly one bare `-j CHAIN` in `hook`, inserted first when missing. */
-  private async ensureSingleJump(family: IpFamily, hook: AlgdHook, chain: string): Promise<void> {
-    const listed = await this.ipt(family, ['-S', hook]);
+  private async ensureSingleJump(family: IpFamily, table: IptablesTable, hook: AlgdHook, chain: string): Promise<void> {
+    const listed = await this.ipt(family, table, ['-S', hook]);
     const jump = `-A ${hook} -j ${chain}`;
     const count = listed.stdout.split('\n').filter((l) => l.trim() === jump).length;
-    if (count === 0) await this.ipt(family, ['-I', hook, '1', '-j', chain]);
-    for (let extra = count; extra > 1; extra--) await this.ipt(family, ['-D', hook, '-j', chain]);
+    if (count === 0) await this.ipt(family, table, ['-I', hook, '1', '-j', chain]);
+    for (let extra = count; extra > 1; extra--) await this.ipt(family, table, ['-D', hook, '-j', chain]);
   }
 
   private async removeEverything(): Promise<void> {
     for (const family of this.families) {
-      const listed = await this.ipt(family, ['-S'], { allowMissingBinary: true });
-      if (listed === undefined) continue; // no ip6tables: nothing of ours can exist there
-      const chains = new Set<string>(Object.values(ALGD_CHAINS));
-      for (const line of listed.stdout.split('\n')) {
-        const m = /^-N (\S+)$/.exec(line.trim());
-        if (m && m[1]!.startsWith(ALGD_CHAIN_PREFIX)) chains.add(m[1]!);
-      }
-      for (const chain of chains) await this.removeChain(family, chain);
-      const left = (await this.listAlgdRules(family)).filter((l) => l.trim() !== '');
-      if (left.length > 0) {
-        throw new IptablesError(`algd rules remain in the ${family === 4 ? 'IPv4' : 'IPv6'} raw table after removal: ${left.join(' | ')}`, [this.binaries[family], '-t', TABLE, '-S']);
+      for (const table of TABLES) {
+        const listed = await this.ipt(family, table, ['-S'], { allowMissingBinary: true });
+        if (listed === undefined) break; // no ip6tables: nothing of ours can exist there
+        const chains = new Set<string>(HOOKS.filter((h) => ALGD_TABLES[h] === table).map((h) => ALGD_CHAINS[h]));
+        for (const line of listed.stdout.split('\n')) {
+          const m = /^-N (\S+)$/.exec(line.trim());
+          if (m && m[1]!.startsWith(ALGD_CHAIN_PREFIX)) chains.add(m[1]!);
+        }
+        for (const chain of chains) await this.removeChain(family, table, chain);
+        const left = (await this.listAlgdRules(family, table)).filter((l) => l.trim() !== '');
+        if (left.length > 0) {
+          throw new IptablesError(`algd rules remain in the ${family === 4 ? 'IPv4' : 'IPv6'} ${table} table after removal: ${left.join(' | ')}`, [this.binaries[family], '-t', table, '-S']);
+        }
       }
     }
   }
 
-  /** Deletes the jumps to `chain` from the hooks, then the chain. Absent chains are fine. */
-  private async removeChain(family: IpFamily, chain: string): Promise<void> {
-    for (const hook of HOOKS) {
+  /** Deletes the jumps to `chain` from the table's built-in chains, then the chain. Absent chains are fine. */
+  private async removeChain(family: IpFamily, table: IptablesTable, chain: string): Promise<void> {
+    for (const builtin of BUILTIN_CHAINS[table]) {
       for (let i = 0; i < MAX_JUMP_DELETIONS; i++) {
-        if ((await this.ipt(family, ['-C', hook, '-j', chain], { allowFailure: true })).code !== 0) break;
-        await this.ipt(family, ['-D', hook, '-j', chain]);
+        if ((await this.ipt(family, table, ['-C', builtin, '-j', chain], { allowFailure: true })).code !== 0) break;
+        await this.ipt(family, table, ['-D', builtin, '-j', chain]);
       }
     }
-    if ((await this.ipt(family, ['-S', chain], { allowFailure: true })).code !== 0) return;
-    await this.ipt(family, ['-F', chain]);
-    await this.ipt(family, ['-X', chain]);
+    if ((await this.ipt(family, table, ['-S', chain], { allowFailure: true })).code !== 0) return;
+    await this.ipt(family, table, ['-F', chain]);
+    await this.ipt(family, table, ['-X', chain]);
   }
 
-  private ipt(family: IpFamily, args: readonly string[], opts: { allowFailure?: boolean }): Promise<CommandOutcome>;
-  private ipt(family: IpFamily, args: readonly string[], opts: { allowMissingBinary: true }): Promise<CommandOutcome | undefined>;
-  private ipt(family: IpFamily, args: readonly string[]): Promise<CommandOutcome>;
-  private async ipt(family: IpFamily, args: readonly string[], opts: { allowFailure?: boolean; allowMissingBinary?: boolean } = {}): Promise<CommandOutcome | undefined> {
-    const argv = [...this.prefix, this.binaries[family], '-w', '5', '-t', TABLE, ...args];
+  private ipt(family: IpFamily, table: IptablesTable, args: readonly string[], opts: { allowFailure?: boolean }): Promise<CommandOutcome>;
+  private ipt(family: IpFamily, table: IptablesTable, args: readonly string[], opts: { allowMissingBinary: true }): Promise<CommandOutcome | undefined>;
+  private ipt(family: IpFamily, table: IptablesTable, args: readonly string[]): Promise<CommandOutcome>;
+  private async ipt(family: IpFamily, table: IptablesTable, args: readonly string[], opts: { allowFailure?: boolean; allowMissingBinary?: boolean } = {}): Promise<CommandOutcome | undefined> {
+    const argv = [...this.prefix, this.binaries[family], '-w', '5', '-t', table, ...args];
     let out: CommandOutcome;
     try {
       out = await this.run(argv);
@@ -214,23 +220,9 @@ export class IptablesRules {
 }
 
 function validateRule(rule: AlgdRule): void {
-  if (!HOOKS.includes(rule.hook)) throw new TypeError(`rule hook must be PREROUTING or OUTPUT, got ${String(rule.hook)}`);
+  if (!HOOKS.includes(rule.hook)) throw new TypeError(`rule hook must be one of ${HOOKS.join(', ')}, got ${String(rule.hook)}`);
   if (rule.argv.length === 0 || rule.argv.some((a) => typeof a !== 'string' || a === '')) throw new TypeError(`rule argv must be non-empty strings: ${JSON.stringify(rule.argv)}`);
   const bad = rule.argv.find((a) => FORBIDDEN_OPTIONS.has(a));
   if (bad !== undefined) throw new TypeError(`rule argv may hold only matches and a target, not ${bad}: ${JSON.stringify(rule.argv)}`);
   if (!rule.argv.some((a) => a === '-j' || a === '--jump' || a === '-g' || a === '--goto')) throw new TypeError(`rule has no target (-j): ${JSON.stringify(rule.argv)}`);
-}
-
-function execFileRunner(timeoutMs: number): CommandRunner {
-  return (argv) =>
-    new Promise((resolve, reject) => {
-      execFile(argv[0]!, argv.slice(1), { timeout: timeoutMs, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') {
-          const why = err.killed ? `timed out after ${timeoutMs} ms` : err.message;
-          reject(Object.assign(new IptablesError(`\`${argv.join(' ')}\` could not run: ${why}`, argv), { code: err.code }));
-          return;
-        }
-        resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
-      });
-    });
 }

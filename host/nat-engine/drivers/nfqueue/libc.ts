@@ -5,7 +5,7 @@
  * when the socket closes. Linux x86-64/arm64 values; this driver is Linux only.
  */
 
-import { loadKoffi } from './load-koffi';
+import { loadKoffi } from '../ffi/load-koffi';
 import { NfqueueUnavailableError } from './nfqueue-errors';
 
 export const LIBC_LIBRARY = 'libc.so.6';

@@ -1,6 +1,8 @@
+import { FfiUnavailableError } from '../ffi/ffi-unavailable-error';
+
 /** libnetfilter_queue (or the FFI layer under it) is not installed or cannot be loaded. */
-export class NfqueueUnavailableError extends Error {
-  override readonly name = 'NfqueueUnavailableError';
+export class NfqueueUnavailableError extends FfiUnavailableError {
+  override readonly name: string = 'NfqueueUnavailableError';
 }
 
 /** A libnetfilter_queue or libc call failed; `errno` is the C errno, when there was one. */

@@ -19,7 +19,7 @@
  * driven from Node's event loop is explained in nfqueue-socket.ts.
  */
 
-import { loadKoffi } from './load-koffi';
+import { loadKoffi } from '../ffi/load-koffi';
 import { NfqueueUnavailableError } from './nfqueue-errors';
 
 export { NfqueueUnavailableError } from './nfqueue-errors';
@@ -78,6 +78,8 @@ export interface NfqueueLib {
   nfq_get_outdev(nfad: Address): number;
   nfq_get_nfmark(nfad: Address): number;
   nfq_set_verdict(qh: bigint, id: number, verdict: number, dataLen: number, buf: Buffer | bigint | null): number;
+  /** As nfq_set_verdict, and sets the packet's netfilter mark to `mark` (the whole 32 bits). */
+  nfq_set_verdict2(qh: bigint, id: number, verdict: number, mark: number, dataLen: number, buf: Buffer | bigint | null): number;
   /** Sets `verdict` on every queued packet whose id is `id` or older. */
   nfq_set_verdict_batch(qh: bigint, id: number, verdict: number): number;
   /** Registers `cb` as a C function pointer usable by `nfq_create_queue`; release with `unregisterCallback`. */
@@ -135,6 +137,7 @@ export function loadNfqueueLib(library: string = NFQUEUE_LIBRARY): NfqueueLib {
     nfq_get_outdev: fn('nfq_get_outdev', 'uint32_t', [addr]),
     nfq_get_nfmark: fn('nfq_get_nfmark', 'uint32_t', [addr]),
     nfq_set_verdict: fn('nfq_set_verdict', 'int', [ptr, 'uint32_t', 'uint32_t', 'uint32_t', ptr]),
+    nfq_set_verdict2: fn('nfq_set_verdict2', 'int', [ptr, 'uint32_t', 'uint32_t', 'uint32_t', 'uint32_t', ptr]),
     nfq_set_verdict_batch: fn('nfq_set_verdict_batch', 'int', [ptr, 'uint32_t', 'uint32_t']),
     registerCallback: (cb) => koffi.register(cb, callbackType),
     unregisterCallback: (p) => koffi.unregister(p),

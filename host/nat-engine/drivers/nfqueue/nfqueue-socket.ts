@@ -21,7 +21,8 @@
  *   one preallocated arena; `nfq_handle_packet` parses it in place and calls
  *   the registered callback, which records the packet in a reusable slot
  *   (nfqueue-packet.ts). Payloads are views into the arena.
- * - Verdicts: drops and modified packets one by one (`nfq_set_verdict`);
+ * - Verdicts: drops, modified and marked packets one by one
+ *   (`nfq_set_verdict`, `nfq_set_verdict2` with a mark);
  *   then all plain accepts of the batch with one `nfq_set_verdict_batch`
  *   on the last accepted id. That is exact: the queue delivers in id order,
  *   every earlier batch has been decided, and this batch's other packets
@@ -45,7 +46,7 @@
  */
 
 import { loadLibc, MSG_DONTWAIT, MSG_TRUNC, SO_RCVBUF, SO_RCVBUFFORCE, SOL_SOCKET, type Libc } from './libc';
-import { describeErrno, loadKoffi } from './load-koffi';
+import { describeErrno, loadKoffi } from '../ffi/load-koffi';
 import { NfqueueError } from './nfqueue-errors';
 import {
   AF_INET,
@@ -65,19 +66,22 @@ import {
 } from './nfqueue-lib';
 import { PacketSlot, type NfqueuePacket } from './nfqueue-packet';
 import { ReadinessWatcher } from './readiness-watcher';
-import { ThrottledLog, type LogFn } from './throttled-log';
+import { ThrottledLog, type LogFn } from '../throttled-log';
 
 export type NfqueueVerdict = 'accept' | 'drop';
 
 /**
  * The handler's decision for one packet. `modified` replaces the packet's
  * bytes (at most 65535); it may be the packet's own `payload` rewritten in
- * place. Handlers that allocate nothing per packet can return shared
- * constant objects for plain accept and drop.
+ * place. `mark` (accept only) replaces the packet's netfilter mark, all 32
+ * bits: keep the bits you do not own (`packet.mark | bit`). Handlers that
+ * allocate nothing per packet can return shared constant objects for plain
+ * accept and drop.
  */
 export interface NfqueueDecision {
   readonly verdict: NfqueueVerdict;
   readonly modified?: Buffer;
+  readonly mark?: number;
 }
 
 /**
@@ -424,7 +428,11 @@ export class NfqueueSocket {
         if (this.verdict(slot.id, NF_DROP, 0, null)) this.counters.dropped++;
         else unresolved = true;
       } else if (d.modified !== undefined) {
-        if (!this.modifiedVerdict(slot, d.modified)) unresolved = true;
+        if (!this.modifiedVerdict(slot, d.modified, d.mark)) unresolved = true;
+      } else if (d.mark !== undefined) {
+        // A mark is per packet: no batch verdict for it.
+        if (this.verdict(slot.id, NF_ACCEPT, 0, null, d.mark)) this.counters.accepted++;
+        else unresolved = true;
       } else {
         accepts++;
         lastAccept = slot.id;
@@ -466,10 +474,10 @@ export class NfqueueSocket {
   }
 
   /** Accept with new bytes; on failure the unmodified packet must not pass, so it is dropped. */
-  private modifiedVerdict(slot: PacketSlot, data: Buffer): boolean {
+  private modifiedVerdict(slot: PacketSlot, data: Buffer, mark: number | undefined): boolean {
     if (data.length > MAX_PAYLOAD || data.length === 0) {
       this.error('modified', `nfqueue ${this.queueNum}: modified packet ${slot.id} has ${data.length} bytes (1-${MAX_PAYLOAD}); dropped`);
-    } else if (this.verdict(slot.id, NF_ACCEPT, data.length, data)) {
+    } else if (this.verdict(slot.id, NF_ACCEPT, data.length, data, mark)) {
       this.counters.accepted++;
       this.counters.modified++;
       return true;
@@ -481,9 +489,10 @@ export class NfqueueSocket {
     return false;
   }
 
-  /** One `nfq_set_verdict`; false (counted, logged) when it fails. */
-  private verdict(id: number, verdict: number, len: number, data: Buffer | null): boolean {
-    if (this.lib.nfq_set_verdict(this.qh, id, verdict, len, data) >= 0) return true;
+  /** One `nfq_set_verdict` (`nfq_set_verdict2` with a mark); false (counted, logged) when it fails. */
+  private verdict(id: number, verdict: number, len: number, data: Buffer | null, mark?: number): boolean {
+    const sent = mark === undefined ? this.lib.nfq_set_verdict(this.qh, id, verdict, len, data) : this.lib.nfq_set_verdict2(this.qh, id, verdict, mark >>> 0, len, data);
+    if (sent >= 0) return true;
     this.error('verdict', `nfqueue ${this.queueNum}: nfq_set_verdict(${id}, ${verdict === NF_ACCEPT ? 'accept' : 'drop'}) failed: ${describeErrno(this.lib.errno())}`);
     return false;
   }

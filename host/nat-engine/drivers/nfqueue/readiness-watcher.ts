@@ -27,7 +27,7 @@
 import { Worker } from 'node:worker_threads';
 
 import { EFD_CLOEXEC, EFD_NONBLOCK, loadLibc, POLLIN } from './libc';
-import { describeErrno, koffiModulePath } from './load-koffi';
+import { describeErrno, koffiModulePath } from '../ffi/load-koffi';
 import { NfqueueError } from './nfqueue-errors';
 
 const IDLE = 0;

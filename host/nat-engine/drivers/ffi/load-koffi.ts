@@ -1,23 +1,24 @@
 /**
  * koffi, required on first use rather than at import: a host that never
  * opens an FFI driver (the memory driver, tests) must not fail to start
- * because koffi's native package is missing for its platform.
+ * because koffi's native package is missing for its platform. Shared by the
+ * nfqueue and windivert drivers.
  */
 
-import { NfqueueUnavailableError } from './nfqueue-errors';
+import { FfiUnavailableError } from './ffi-unavailable-error';
 
 // koffi's typings are an ES module's; the CommonJS build it ships has the same shape.
 export type Koffi = typeof import('koffi', { with: { 'resolution-mode': 'import' } });
 
 let cached: Koffi | undefined;
 
-/** The koffi module; throws {@link NfqueueUnavailableError} when it cannot be loaded. */
+/** The koffi module; throws {@link FfiUnavailableError} when it cannot be loaded. */
 export function loadKoffi(): Koffi {
   if (cached) return cached;
   try {
     cached = require('koffi') as Koffi;
   } catch (err) {
-    throw new NfqueueUnavailableError(`koffi (the FFI module) cannot be loaded: ${(err as Error).message}`, { cause: err });
+    throw new FfiUnavailableError(`koffi (the FFI module) cannot be loaded: ${(err as Error).message}`, { cause: err });
   }
   return cached;
 }

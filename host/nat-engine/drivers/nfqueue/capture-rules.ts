@@ -1,0 +1,74 @@
+/**
+ * The iptables rules that hand algd what the capture specification asks
+ * for, and nothing else: everything not queued stays in the kernel's fast
+ * path (its conntrack and NAT). Pure: the driver installs what this returns.
+ *
+ * - raw PREROUTING (before conntrack, so conntrack records the engine's
+ *   destination rewrite: the loopback listener, a mapping's private host):
+ *   new and later packets from private adapters to control ports; packets
+ *   from public adapters to mapping ports (inbound data channels and the
+ *   replies of outbound ones); ICMP errors arriving on public adapters (they
+ *   quote the public side of a mapping, which conntrack does not know).
+ * - mangle POSTROUTING (after routing, before NAT): every packet of a
+ *   connection marked as algd's (source rewrites: the listener's replies,
+ *   the private host's side of a mapping); and the first packet of every
+ *   new TCP/UDP connection leaving through a public adapter (only the
+ *   engine knows which ones an outbound mapping takes).
+ *
+ * A queued packet that is accepted resumes at the next hook, so rules after
+ * algd's jump in raw PREROUTING and mangle POSTROUTING do not see it; algd's
+ * jump comes first because an earlier ACCEPT would hide traffic from it.
+ */
+
+import type { CaptureSpec } from '../capture-spec';
+import { ALGD_MARK_MATCH } from './algd-mark';
+import { nfqueueTarget, type AlgdRule, type IpFamily } from './iptables-rules';
+
+export interface CaptureRuleOptions {
+  readonly queueNum: number;
+  /** `--queue-bypass`: without a reader the kernel accepts instead of dropping. */
+  readonly failOpen: boolean;
+}
+
+const ICMP_ERRORS: Readonly<Record<IpFamily, { readonly proto: string; readonly option: string; readonly types: readonly string[] }>> = {
+  4: { proto: 'icmp', option: '--icmp-type', types: ['destination-unreachable', 'time-exceeded', 'parameter-problem'] },
+  6: { proto: 'ipv6-icmp', option: '--icmpv6-type', types: ['destination-unreachable', 'packet-too-big', 'time-exceeded', 'parameter-problem'] },
+};
+
+export function captureRules(spec: CaptureSpec, opts: CaptureRuleOptions): AlgdRule[] {
+  const queue = nfqueueTarget(opts.queueNum, { bypass: opts.failOpen });
+  const families = spec.families;
+  const privates = spec.adapters.filter((a) => a.side === 'private').map((a) => a.name);
+  const publics = spec.adapters.filter((a) => a.side === 'public').map((a) => a.name);
+  const mappingPorts = `${spec.mappingPorts.from}:${spec.mappingPorts.to}`;
+  const rules: AlgdRule[] = [];
+  const pre = (argv: string[], only?: readonly IpFamily[]): void => {
+    rules.push({ hook: 'PREROUTING', argv: [...argv, ...queue], families: only ?? families });
+  };
+
+  for (const iface of privates) {
+    for (const c of uniqueControlPorts(spec)) pre(['-i', iface, '-p', c.protocol, '--dport', String(c.port)]);
+  }
+  for (const iface of publics) {
+    for (const proto of ['tcp', 'udp']) pre(['-i', iface, '-p', proto, '--dport', mappingPorts]);
+    for (const family of families) {
+      const icmp = ICMP_ERRORS[family];
+      for (const type of icmp.types) pre(['-i', iface, '-p', icmp.proto, icmp.option, type], [family]);
+    }
+  }
+
+  const post = (argv: string[]): void => {
+    rules.push({ hook: 'POSTROUTING', argv, families });
+  };
+  post(['-m', 'connmark', '--mark', ALGD_MARK_MATCH, ...queue]);
+  for (const iface of publics) {
+    for (const proto of ['tcp', 'udp']) post(['-o', iface, '-p', proto, '-m', 'conntrack', '--ctstate', 'NEW', ...queue]);
+  }
+  return rules;
+}
+
+function uniqueControlPorts(spec: CaptureSpec): { protocol: string; port: number }[] {
+  const seen = new Map<string, { protocol: string; port: number }>();
+  for (const c of spec.controlPorts) seen.set(`${c.protocol}/${c.port}`, { protocol: c.protocol, port: c.port });
+  return [...seen.values()];
+}

@@ -1,0 +1,124 @@
+/**
+ * Keeps the kernel's NAT off algd's connections, marks them as algd's, and
+ * keeps their untranslated packets off the public side: the nftables table
+ * `inet algd`.
+ *
+ * Nat chains at prerouting, input and postrouting: for a packet carrying
+ * the mark bit (set by the driver's verdict on the first packet of a
+ * connection the engine translated) they save the bit into the connection's
+ * mark, and give the connection an identity NAT binding (`dnat`/`snat` to
+ * the connection's own original address, no port change).
+ *
+ * Why a binding and not `ACCEPT` in iptables' nat chains: the kernel runs
+ * every nat chain of a hook (iptables' and nftables' alike, in priority
+ * order) until one of them sets up a binding (nf_nat_inet_fn); an ACCEPT
+ * ends only its own chain, so the administrator's masquerade in another
+ * table would still rewrite the source the engine chose for an outbound
+ * mapping (the e2e test shows it: without the binding the server sees
+ * masquerade's port). A binding ends the search: the chains after ours
+ * (priority -150 / 50, before dstnat -100 / srcnat 100) never run for
+ * algd's connections, and the identity binding changes nothing in the
+ * packet. Conntrack thus records the connection as the engine's inside
+ * view, consistent with the engine's rewrites (before conntrack at raw,
+ * after it at mangle postrouting).
+ *
+ * Why nftables here when the queue rules are iptables: no iptables target
+ * can bind a connection to an address taken from the connection itself
+ * (`SNAT` needs a literal, `NETMAP` reads the packet, whose source the engine
+ * has already rewritten); nftables' nat statement takes `ct original ...`.
+ *
+ * A filter chain at postrouting (after the queue's verdicts and NAT) drops
+ * a packet of an algd connection that leaves a public adapter without the
+ * mark bit, i.e. that algd did not translate: the engine forgot the
+ * connection (expired, removed), the queue was bypassed (algd killed with
+ * fail-open, queue overflow), or algd is shutting down. The identity
+ * binding would otherwise let the private address out. Every translated
+ * packet leaving a public adapter is one the engine rewrote after routing,
+ * so it carries the bit.
+ *
+ * The nat hooks see only a connection's first packet, exactly the packet the
+ * driver marked. Install and removal are one atomic `nft -f` each; the table
+ * outlives a crash like algd's iptables chains and is replaced by the next
+ * run.
+ */
+
+import { ALGD_MARK } from './algd-mark';
+import { execFileRunner, type CommandRunner } from './command-runner';
+import type { IpFamily } from './iptables-rules';
+
+export const NAT_GUARD_TABLE = 'algd';
+
+export class NatGuardError extends Error {
+  override readonly name = 'NatGuardError';
+}
+
+export interface NatGuardOptions {
+  readonly families: readonly IpFamily[];
+  /** Public adapters: what leaves them from an algd connection must be translated. */
+  readonly publicAdapters: readonly string[];
+  /** Run inside this network namespace (`ip netns exec`); default: the current one. */
+  readonly netns?: string;
+  readonly run?: CommandRunner;
+}
+
+/** The ruleset `install` loads (after deleting any table of the same name). */
+export function natGuardRuleset(families: readonly IpFamily[], publicAdapters: readonly string[]): string {
+  const mark = `0x${ALGD_MARK.toString(16)}`;
+  const marked = `meta mark & ${mark} == ${mark}`;
+  const identity = (kind: 'dnat' | 'snat', side: 'saddr' | 'daddr'): string[] =>
+    families.map((f) => (f === 4 ? `${marked} meta nfproto ipv4 ${kind} ip to ct original ip ${side}` : `${marked} meta nfproto ipv6 ${kind} ip6 to ct original ip6 ${side}`));
+  const saveMark = `${marked} ct mark set ct mark | ${mark}`;
+  const chain = (name: string, hook: string, priority: string, rules: string[]): string[] => [
+    `  chain ${name} {`,
+    `    type nat hook ${hook} priority ${priority}; policy accept;`,
+    ...rules.map((r) => `    ${r}`),
+    '  }',
+  ];
+  return [
+    // Creating then deleting makes the load idempotent, atomically: a table left by a crashed run is replaced.
+    `table inet ${NAT_GUARD_TABLE}`,
+    `delete table inet ${NAT_GUARD_TABLE}`,
+    `table inet ${NAT_GUARD_TABLE} {`,
+    // Numeric priorities (dstnat -100, srcnat 100, each minus 50): older nft knows no srcnat keyword at input.
+    ...chain('nat_prerouting', 'prerouting', '-150', [saveMark, ...identity('dnat', 'daddr')]),
+    // Redirected connections end at a local listener: their source NAT is decided at input.
+    ...chain('nat_input', 'input', '50', identity('snat', 'saddr')),
+    ...chain('nat_postrouting', 'postrouting', '50', [saveMark, ...identity('snat', 'saddr')]),
+    ...(publicAdapters.length === 0
+      ? []
+      : [
+          `  chain untranslated {`,
+          `    type filter hook postrouting priority 200; policy accept;`,
+          `    ct mark & ${mark} == ${mark} oifname { ${publicAdapters.map((a) => JSON.stringify(a)).join(', ')} } meta mark & ${mark} == 0 counter drop`,
+          '  }',
+        ]),
+    '}',
+    '',
+  ].join('\n');
+}
+
+export class NatGuard {
+  private readonly run: CommandRunner;
+  private readonly prefix: readonly string[];
+
+  constructor(private readonly opts: NatGuardOptions) {
+    this.run = opts.run ?? execFileRunner(10_000);
+    this.prefix = opts.netns === undefined ? [] : ['ip', 'netns', 'exec', opts.netns];
+  }
+
+  /** Loads (or replaces) the table. */
+  async install(): Promise<void> {
+    await this.nft(natGuardRuleset(this.opts.families, this.opts.publicAdapters));
+  }
+
+  /** Deletes the table if present. Idempotent. */
+  async remove(): Promise<void> {
+    await this.nft(`table inet ${NAT_GUARD_TABLE}\ndelete table inet ${NAT_GUARD_TABLE}\n`);
+  }
+
+  private async nft(ruleset: string): Promise<void> {
+    const argv = [...this.prefix, 'nft', '-f', '-'];
+    const out = await this.run(argv, ruleset);
+    if (out.code !== 0) throw new NatGuardError(`\`${argv.join(' ')}\` exited with ${out.code}: ${out.stderr.trim()}`);
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The Linux packet driver: netfilter queues to the engine exactly the
+ * packets the capture specification names, and the kernel stays the fast
+ * path for everything else, conntrack and NAT included.
+ *
+ * How a connection algd translates goes through the kernel:
+ * - Its first packet is queued at raw PREROUTING (redirects, inbound
+ *   mappings: before conntrack, so conntrack records the engine's new
+ *   destination) or at mangle POSTROUTING (outbound mappings: the first
+ *   packet of each new connection leaving a public adapter). The verdict
+ *   carries {@link ALGD_MARK}; algd's nat chains save it in the connection's
+ *   mark and give the connection an identity NAT binding, so no other NAT
+ *   touches it (nat-guard.ts).
+ * - Every later packet of the connection is queued at mangle POSTROUTING
+ *   (connmark), where the engine applies source rewrites (the listener's
+ *   replies, a mapping's private side); packets addressed to a control or
+ *   mapping port are also queued at raw PREROUTING for destination rewrites.
+ * - Hooks map to the engine's stages: PREROUTING → `prerouting`,
+ *   POSTROUTING → `postrouting`. The origin comes from the input interface:
+ *   a private adapter → `private`, none (sent by this host) → `local`,
+ *   anything else → `public`.
+ * Rules are in capture-rules.ts, the listener's loopback routing in
+ * route-localnet.ts, crash leftovers in marked-connections.ts.
+ *
+ * Verdicts (queue-verdicts.ts): `pass` → accept, batched; `translated` →
+ * accept with the new bytes and the mark bit; a drop reason → drop. A
+ * packet of an algd connection that would leave a public adapter
+ * untranslated (the engine forgot the connection, or nobody reads the
+ * queue) is dropped by the nat guard's filter chain, in the kernel.
+ *
+ * Checksums: the queue runs without NFQA_CFG_F_GSO, so the kernel segments
+ * GSO packets and completes partial checksums (CHECKSUM_PARTIAL, e.g. the
+ * listener's locally generated replies) before copying a packet to us
+ * (nfnetlink_queue.c, nf_queue_checksum_help); a modified packet goes back
+ * as CHECKSUM_NONE. The engine's incremental checksum updates therefore
+ * always start from a complete checksum, and no partial-checksum mode is
+ * needed. GSO would save segmentation work on bulk flows algd translates,
+ * at the price of that mode; data channels are where bulk flows are, and
+ * they are candidates for a kernel fast path instead.
+ *
+ * One queue, on the main thread. Several queues (`--queue-balance` served
+ * by worker threads) are not implemented: the engine's flows, redirects and
+ * mappings are one table on one thread, and NFQUEUE's balancing hash
+ * (source XOR destination address) does not keep a translated connection
+ * on one queue, since translation changes its addresses (a client's packets
+ * to server:21 and the listener's replies from 127.0.0.1 hash apart);
+ * besides, a data channel's mapping is made by another connection, its
+ * control session. If one core is ever not enough, the way is to shard the
+ * engine by connection with steering that follows the connection (e.g. a
+ * queue number kept in the connection mark), not per-packet hashing. The
+ * capture already keeps the per-packet load to algd's own connections and
+ * the first packet of others.
+ *
+ * Leaves alone: the engine's timers (the host calls `tick()`), and rules
+ * after algd's jumps (see capture-rules.ts).
+ */
+
+import type { CaptureSpec } from '../capture-spec';
+import type { DriverStats, PacketDriver, PacketProcessor } from '../packet-driver';
+import { captureRules } from './capture-rules';
+import type { CommandRunner } from './command-runner';
+import { InterfaceSides, type IfindexReader } from './interface-sides';
+import { IptablesRules } from './iptables-rules';
+import { deleteMarkedConnections } from './marked-connections';
+import { acquireNamespaceLock, type NamespaceLock } from './namespace-lock';
+import { NatGuard } from './nat-guard';
+import { NfqueueSocket, type NfqueueStats } from './nfqueue-socket';
+import { QueueVerdicts } from './queue-verdicts';
+import { RouteLocalnet } from './route-localnet';
+import type { LogFn } from '../throttled-log';
+
+export interface NfqueueDriverOptions {
+  /** The netfilter queue number. Default 4200. */
+  readonly queueNum?: number;
+  /** Packets the kernel queues before the fail policy applies. Default 4096. */
+  readonly maxLen?: number;
+  /** Without a reader, or on overflow, accept captured traffic (true, default) or drop it. */
+  readonly failOpen?: boolean;
+  /** Where crash-recovery state lives (the route_localnet values found). Default /run/algd. */
+  readonly stateDir?: string;
+  readonly log?: LogFn;
+  /** Replaces running iptables, nft and conntrack (tests). */
+  readonly run?: CommandRunner;
+  /** Replaces the sysfs ifindex lookup (tests). */
+  readonly ifindex?: IfindexReader;
+}
+
+/** Counters beyond {@link DriverStats}. */
+export interface NfqueueDriverDetails extends DriverStats {
+  readonly overruns: number;
+  readonly batches: number;
+  readonly largestBatch: number;
+}
+
+const DEFAULT_QUEUE = 4200;
+const DEFAULT_STATE_DIR = '/run/algd';
+
+const NO_SOCKET_STATS: NfqueueStats = { received: 0, accepted: 0, dropped: 0, modified: 0, errors: 0, overruns: 0, batches: 0, largestBatch: 0 };
+
+export class NfqueueDriver implements PacketDriver {
+  readonly name = 'nfqueue';
+  private readonly queueNum: number;
+  private readonly failOpen: boolean;
+  private readonly log: LogFn;
+  private verdicts: QueueVerdicts | undefined;
+  private socket: NfqueueSocket | undefined;
+  private lastSocketStats: NfqueueStats = NO_SOCKET_STATS;
+  private rules: IptablesRules | undefined;
+  private guard: NatGuard | undefined;
+  private localnet: RouteLocalnet | undefined;
+  private lock: NamespaceLock | undefined;
+  private families: readonly (4 | 6)[] = [];
+  private opened = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly opts: NfqueueDriverOptions = {}) {
+    this.queueNum = opts.queueNum ?? DEFAULT_QUEUE;
+    this.failOpen = opts.failOpen ?? true;
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  async open(spec: CaptureSpec, processor: PacketProcessor): Promise<void> {
+    if (this.opened) throw new Error('the nfqueue driver is already open (drivers open once)');
+    this.opened = true;
+    this.families = spec.families;
+    // Before anything is touched: a second driver here would take the first one's rules for a crash's leftovers.
+    this.lock = await acquireNamespaceLock();
+    const run = this.opts.run;
+    this.rules = new IptablesRules({ families: spec.families, ...(run ? { run } : {}) });
+    this.guard = new NatGuard({ families: spec.families, publicAdapters: spec.adapters.filter((a) => a.side === 'public').map((a) => a.name), ...(run ? { run } : {}) });
+    this.localnet = new RouteLocalnet({ stateDir: this.opts.stateDir ?? DEFAULT_STATE_DIR });
+    try {
+      // What a killed run left: its rules (also replaced below), its sysctl values, its connections.
+      const restored = this.localnet.recover();
+      if (restored.length > 0) this.log('warn', `nfqueue: restored route_localnet on ${restored.join(', ')} as a previous run left it recorded in ${this.localnet.stateFile}`);
+      await this.rules.removeAll();
+      await this.guard.remove();
+      await this.deleteMarked('left by a previous run');
+
+      const sides = new InterfaceSides(spec.adapters, this.opts.ifindex);
+      const missing = sides.missing();
+      if (missing.length > 0) this.log('warn', `nfqueue: no interface named ${missing.join(', ')} (yet); its rules are installed by name`);
+
+      // The queue before the rules: with fail-closed rules a queued packet must find a reader.
+      this.verdicts = new QueueVerdicts(processor, sides, this.log, `nfqueue ${this.queueNum}`);
+      this.socket = NfqueueSocket.open({ queueNum: this.queueNum, maxLen: this.opts.maxLen, failOpen: this.failOpen, log: this.log }, this.verdicts.handle);
+
+      const privates = spec.adapters.filter((a) => a.side === 'private').map((a) => a.name);
+      if (spec.controlPorts.length > 0 && spec.families.includes(4)) this.localnet.enable(privates);
+      await this.guard.install();
+      await this.rules.install(captureRules(spec, { queueNum: this.queueNum, failOpen: this.failOpen }));
+      this.log('info', `nfqueue: queue ${this.queueNum} (${this.failOpen ? 'fail-open' : 'fail-closed'}), ${spec.adapters.map((a) => `${a.name} ${a.side}`).join(', ')}`);
+    } catch (err) {
+      await this.close().catch((cleanupErr: unknown) => this.log('error', `nfqueue: cleaning up after a failed open: ${String(cleanupErr)}`));
+      throw err;
+    }
+  }
+
+  /** Removes rules, algd's connections, the queue, the nat table and the sysctl changes, in that order. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.teardown();
+    return this.closing;
+  }
+
+  get stats(): DriverStats {
+    const s = this.socketStats();
+    return { received: s.received, accepted: s.accepted, dropped: s.dropped, modified: s.modified, errors: s.errors + (this.verdicts?.unexpected ?? 0) };
+  }
+
+  get details(): NfqueueDriverDetails {
+    const s = this.socketStats();
+    return { ...this.stats, overruns: s.overruns, batches: s.batches, largestBatch: s.largestBatch };
+  }
+
+  private socketStats(): NfqueueStats {
+    return this.socket?.stats ?? this.lastSocketStats;
+  }
+
+  private async teardown(): Promise<void> {
+    // Without the lock nothing was touched, and what is there belongs to another instance.
+    if (this.lock === undefined) return;
+    const errors: unknown[] = [];
+    const step = async (what: string, fn: () => unknown): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(err);
+        this.log('error', `nfqueue: ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    };
+    // Rules first: nothing new is queued, new connections get the kernel's NAT. Until algd's
+    // connections are gone from conntrack, the nat guard keeps their packets from leaving untranslated.
+    await step('removing the iptables rules', () => this.rules?.removeAll());
+    await step('deleting algd connections from conntrack', () => this.deleteMarked('at close'));
+    await step('closing the queue', async () => {
+      const socket = this.socket;
+      if (socket === undefined) return;
+      await socket.close();
+      this.lastSocketStats = socket.stats;
+      this.socket = undefined;
+    });
+    await step('removing the nat table', () => this.guard?.remove());
+    await step('restoring route_localnet', () => this.localnet?.restore());
+    await step('releasing the namespace lock', () => this.lock?.release());
+    if (errors.length > 0) throw errors[0];
+  }
+
+  private async deleteMarked(when: string): Promise<void> {
+    const n = await deleteMarkedConnections(this.families, this.opts.run);
+    if (n === undefined) this.log('warn', 'nfqueue: the conntrack tool is missing; connections of algd stay in conntrack until they time out');
+    else if (n > 0) this.log('info', `nfqueue: deleted ${n} algd connection(s) from conntrack ${when}`);
+  }
+}

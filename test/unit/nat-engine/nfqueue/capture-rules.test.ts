@@ -1,0 +1,55 @@
+import type { CaptureSpec } from '../../../../host/nat-engine/drivers/capture-spec';
+import { captureRules } from '../../../../host/nat-engine/drivers/nfqueue/capture-rules';
+import { port } from '@algd/sdk';
+
+const spec: CaptureSpec = {
+  adapters: [
+    { name: 'eth1', side: 'private' },
+    { name: 'eth0', side: 'public' },
+  ],
+  controlPorts: [
+    { protocol: 'tcp', port: port(21) },
+    { protocol: 'udp', port: port(5060) },
+    { protocol: 'tcp', port: port(21) },
+  ],
+  listenerPorts: { from: 3000, to: 5000 },
+  mappingPorts: { from: 61000, to: 64999 },
+  families: [4, 6],
+};
+
+const Q = ['-j', 'NFQUEUE', '--queue-num', '4200', '--queue-bypass'];
+
+describe('captureRules', () => {
+  it('queues control ports from private adapters and mapping ports and ICMP errors from public ones before conntrack', () => {
+    const pre = captureRules(spec, { queueNum: 4200, failOpen: true }).filter((r) => r.hook === 'PREROUTING');
+    expect(pre.filter((r) => r.families!.length === 2).map((r) => r.argv.join(' '))).toEqual([
+      `-i eth1 -p tcp --dport 21 ${Q.join(' ')}`,
+      `-i eth1 -p udp --dport 5060 ${Q.join(' ')}`,
+      `-i eth0 -p tcp --dport 61000:64999 ${Q.join(' ')}`,
+      `-i eth0 -p udp --dport 61000:64999 ${Q.join(' ')}`,
+    ]);
+    const icmp = pre.filter((r) => r.families!.length === 1);
+    expect(icmp.filter((r) => r.families![0] === 4).map((r) => r.argv.slice(0, 6).join(' '))).toEqual([
+      '-i eth0 -p icmp --icmp-type destination-unreachable',
+      '-i eth0 -p icmp --icmp-type time-exceeded',
+      '-i eth0 -p icmp --icmp-type parameter-problem',
+    ]);
+    expect(icmp.filter((r) => r.families![0] === 6)).toHaveLength(4);
+  });
+
+  it('after routing: queues every packet of algd connections, and the first packet of new connections leaving public adapters', () => {
+    const post = captureRules(spec, { queueNum: 4200, failOpen: true }).filter((r) => r.hook === 'POSTROUTING');
+    expect(post.map((r) => r.argv.join(' '))).toEqual([
+      `-m connmark --mark 0x20000000/0x20000000 ${Q.join(' ')}`,
+      `-o eth0 -p tcp -m conntrack --ctstate NEW ${Q.join(' ')}`,
+      `-o eth0 -p udp -m conntrack --ctstate NEW ${Q.join(' ')}`,
+    ]);
+  });
+
+  it('fail-closed rules have no --queue-bypass; only the requested families get rules', () => {
+    const rules = captureRules({ ...spec, families: [4] }, { queueNum: 7, failOpen: false });
+    expect(rules.every((r) => !r.argv.includes('--queue-bypass'))).toBe(true);
+    expect(rules.every((r) => r.families!.every((f) => f === 4))).toBe(true);
+    expect(rules.some((r) => r.argv.includes('ipv6-icmp'))).toBe(false);
+  });
+});

@@ -1,0 +1,111 @@
+import { endpoint, ipAddress, port } from '@algd/sdk';
+
+import { InterfaceSides } from '../../../../host/nat-engine/drivers/nfqueue/interface-sides';
+import { NF_INET_HOOK, type NfqueuePacket } from '../../../../host/nat-engine/drivers/nfqueue/nfqueue-packet';
+import { QueueVerdicts } from '../../../../host/nat-engine/drivers/nfqueue/queue-verdicts';
+import { NatEngine } from '../../../../host/nat-engine/nat-engine';
+import type { PacketMeta } from '../../../../host/nat-engine/packet-meta';
+import { buildPacket, TCP_FLAGS, toHex, type IpSpec, type L4Spec } from '../../../support/packets';
+
+const PRIV = 3;
+const PUB = 7;
+const OTHER = 9;
+const CLIENT = '198.51.100.2';
+const SERVER = '203.0.113.2';
+const GW_PUBLIC = '203.0.113.1';
+
+const v4 = (src: string, dst: string): IpSpec => ({ family: 4, src, dst, ttl: 64, id: 1, dontFragment: true });
+const tcp = (srcPort: number, dstPort: number, flags: number): L4Spec => ({ kind: 'tcp', srcPort, dstPort, seq: 1, ack: flags & TCP_FLAGS.ACK ? 1 : 0, flags, window: 1000 });
+const udp = (srcPort: number, dstPort: number, text: string): L4Spec => ({ kind: 'udp', srcPort, dstPort, payload: Buffer.from(text) });
+
+/** A queued packet as the socket hands it over: inside a larger receive buffer, at an offset. */
+function queued(bytes: Buffer, fields: { hook: number; in?: number; out?: number; mark?: number }): NfqueuePacket {
+  const buffer = Buffer.alloc(bytes.length + 100, 0xee);
+  bytes.copy(buffer, 40);
+  return {
+    id: 1,
+    buffer,
+    offset: 40,
+    length: bytes.length,
+    get payload() {
+      return buffer.subarray(40, 40 + bytes.length);
+    },
+    hook: fields.hook,
+    hwProtocol: 0x0800,
+    inIfIndex: fields.in ?? 0,
+    outIfIndex: fields.out ?? 0,
+    mark: fields.mark ?? 0,
+  };
+}
+
+function setup(): { engine: NatEngine; verdicts: QueueVerdicts; seen: PacketMeta[] } {
+  const engine = new NatEngine();
+  engine.addRedirect({ protocol: 'tcp', port: port(21), listener: endpoint('127.0.0.1', 3001) });
+  const seen: PacketMeta[] = [];
+  const processor = { process: (buf: Buffer, meta: PacketMeta, offset?: number, length?: number) => (seen.push(meta), engine.process(buf, meta, offset, length)) };
+  const sides = new InterfaceSides(
+    [
+      { name: 'priv0', side: 'private' },
+      { name: 'pub0', side: 'public' },
+    ],
+    (name) => ({ priv0: PRIV, pub0: PUB })[name],
+  );
+  return { engine, verdicts: new QueueVerdicts(processor, sides, () => undefined), seen };
+}
+
+describe('QueueVerdicts: the nfqueue driver\'s packets to engine calls to verdicts', () => {
+  it('redirect: the client\'s SYN before routing, the listener\'s reply after; translated packets carry the algd mark bit, other bits kept', () => {
+    const { verdicts, seen } = setup();
+    const syn = queued(buildPacket(v4(CLIENT, SERVER), tcp(40000, 21, TCP_FLAGS.SYN)), { hook: NF_INET_HOOK.PRE_ROUTING, in: PRIV, mark: 0x5 });
+    const reply = queued(buildPacket(v4('127.0.0.1', CLIENT), tcp(3001, 40000, TCP_FLAGS.SYN | TCP_FLAGS.ACK)), { hook: NF_INET_HOOK.POST_ROUTING, in: 0, out: PRIV });
+    const [d1, d2] = verdicts.handle([syn, reply]);
+    expect(seen).toEqual([
+      { origin: 'private', stage: 'prerouting' },
+      { origin: 'local', stage: 'postrouting' },
+    ]);
+    expect(d1).toMatchObject({ verdict: 'accept', mark: 0x20000005 });
+    expect(toHex(d1!.modified!)).toBe(toHex(buildPacket(v4(CLIENT, '127.0.0.1'), tcp(40000, 3001, TCP_FLAGS.SYN))));
+    expect(d2).toMatchObject({ verdict: 'accept', mark: 0x20000000 });
+    expect(toHex(d2!.modified!)).toBe(toHex(buildPacket(v4(SERVER, CLIENT), tcp(21, 40000, TCP_FLAGS.SYN | TCP_FLAGS.ACK))));
+    // Rewritten in place, in the receive buffer, and nowhere else.
+    expect(syn.buffer[39]).toBe(0xee);
+    expect(syn.buffer[40 + syn.length]).toBe(0xee);
+  });
+
+  it('an outbound mapping\'s first datagram, seen only after routing, is translated there', () => {
+    const { engine, verdicts, seen } = setup();
+    engine.createMapping({ protocol: 'udp', private: endpoint(CLIENT, 8000), public: endpoint(GW_PUBLIC, 61002), remote: { address: ipAddress(SERVER) }, direction: 'outbound', persistent: true, owner: 't' });
+    const [d] = verdicts.handle([queued(buildPacket(v4(CLIENT, SERVER), udp(8000, 9000, 'x')), { hook: NF_INET_HOOK.POST_ROUTING, in: PRIV, out: PUB })]);
+    expect(seen).toEqual([{ origin: 'private', stage: 'postrouting' }]);
+    expect(toHex(d!.modified!)).toBe(toHex(buildPacket(v4(GW_PUBLIC, SERVER), udp(61002, 9000, 'x'))));
+  });
+
+  it('plain accept for what the engine passes, drop for what it drops; unknown interfaces count as public', () => {
+    const { verdicts, seen } = setup();
+    const web = queued(buildPacket(v4(CLIENT, SERVER), tcp(40001, 80, TCP_FLAGS.SYN)), { hook: NF_INET_HOOK.POST_ROUTING, in: OTHER, out: PUB });
+    const broken = queued(buildPacket(v4(CLIENT, SERVER), tcp(40002, 21, TCP_FLAGS.SYN)).subarray(0, 30), { hook: NF_INET_HOOK.PRE_ROUTING, in: PRIV });
+    const fromOutside = queued(buildPacket(v4(SERVER, GW_PUBLIC), tcp(21, 61000, TCP_FLAGS.SYN)), { hook: NF_INET_HOOK.PRE_ROUTING, in: OTHER });
+    const decisions = verdicts.handle([web, broken, fromOutside]);
+    expect(decisions.map((d) => [d.verdict, d.modified, d.mark])).toEqual([
+      ['accept', undefined, undefined],
+      ['drop', undefined, undefined],
+      ['accept', undefined, undefined],
+    ]);
+    expect(seen.map((m) => m.origin)).toEqual(['public', 'private', 'public']);
+  });
+
+  it('adds no policy of its own: a packet of an algd connection the engine passes is accepted (the nat guard judges it in the kernel)', () => {
+    const { verdicts } = setup();
+    const stray = buildPacket(v4(CLIENT, SERVER), tcp(50000, 20, TCP_FLAGS.ACK));
+    const [d] = verdicts.handle([queued(stray, { hook: NF_INET_HOOK.POST_ROUTING, in: PRIV, out: PUB, mark: 0x20000000 })]);
+    expect(d).toEqual({ verdict: 'accept' });
+  });
+
+  it('accepts, untouched and counted, a packet from a hook algd does not queue', () => {
+    const { verdicts, seen } = setup();
+    const [d] = verdicts.handle([queued(buildPacket(v4(CLIENT, SERVER), tcp(1, 21, TCP_FLAGS.SYN)), { hook: NF_INET_HOOK.LOCAL_OUT })]);
+    expect(d).toEqual({ verdict: 'accept' });
+    expect(seen).toEqual([]);
+    expect(verdicts.unexpected).toBe(1);
+  });
+});
