@@ -5,6 +5,7 @@ import { MemoryDriver } from '../nat-engine/drivers/memory-driver';
 import { NfqueueDriver } from '../nat-engine/drivers/nfqueue/nfqueue-driver';
 import type { PacketDriver } from '../nat-engine/drivers/packet-driver';
 import type { LogFn } from '../nat-engine/drivers/throttled-log';
+import { WindivertDriver } from '../nat-engine/drivers/windivert/windivert-driver';
 
 /** A driver named in configuration that this build or platform cannot provide. */
 export class DriverUnavailableError extends Error {
@@ -12,7 +13,7 @@ export class DriverUnavailableError extends Error {
 }
 
 /** What a driver is built from: its name and options in the configuration. */
-export type DriverConfig = Pick<AlgdConfig, 'driver' | 'nfqueue' | 'adminSocket'>;
+export type DriverConfig = Pick<AlgdConfig, 'driver' | 'nfqueue' | 'windivert' | 'adminSocket'>;
 
 /** The driver the configuration names, with its options. */
 export function createDriver(config: DriverConfig, logger?: Logger): PacketDriver {
@@ -29,6 +30,7 @@ export function createDriver(config: DriverConfig, logger?: Logger): PacketDrive
         ...(log ? { log } : {}),
       });
     case 'windivert':
-      throw new DriverUnavailableError(`the ${config.driver} driver is not available in this version of algd; use "memory"`);
+      // On Windows WinDivert.dll; on Linux only the WinDivert-compatible test library (windivert.path names it).
+      return new WindivertDriver({ ...config.windivert, ...(log ? { log } : {}) });
   }
 }
