@@ -2,7 +2,7 @@ import type { AlgdConfig } from '../config/config-schema';
 import { AdminServer } from '../admin/admin-server';
 import type { Logger } from '../logging/logger';
 import { NatEngine } from '../nat-engine/nat-engine';
-import type { PacketDriver } from '../nat-engine/drivers/packet-driver';
+import type { DriverStats, PacketDriver } from '../nat-engine/drivers/packet-driver';
 import { resolveAdapters, type Adapter } from './adapters';
 import { BUILTIN_PLUGINS } from './builtin-plugins';
 import { captureSpecFromConfig } from './capture-spec-from-config';
@@ -19,6 +19,7 @@ export interface StatusDocument {
   startedAt: string;
   uptimeSeconds: number;
   driver: string;
+  driverStats: DriverStats;
   adapters: Adapter[];
   listenerPorts: { from: number; to: number };
   mappingPorts: { from: number; to: number };
@@ -95,6 +96,7 @@ export class AlgdService {
       startedAt: this.startedAt.toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       driver: this.driver.name,
+      driverStats: this.driver.stats,
       adapters: this.adapters,
       listenerPorts: this.config.listenerPorts,
       mappingPorts: this.config.mappingPorts,

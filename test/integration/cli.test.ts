@@ -66,6 +66,7 @@ describe('algd command line (memory driver)', () => {
     expect(status.code).toBe(0);
     const doc = JSON.parse(status.stdout) as Record<string, unknown>;
     expect(doc).toMatchObject({ service: 'algd', driver: 'memory', pid: algd.child.pid, listenerPorts: { from: 3000, to: 5000 } });
+    expect(doc.driverStats).toEqual({ received: 0, accepted: 0, dropped: 0, modified: 0, errors: 0 });
     expect(doc.plugins).toEqual([
       { name: 'ftp', enabled: true, builtin: true },
       { name: 'rtsp', enabled: true, builtin: true },

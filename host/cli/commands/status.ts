@@ -30,6 +30,7 @@ function formatStatus(s: StatusDocument): string {
     `adapters: ${s.adapters.map((a) => `${a.name} (${a.type}${a.addresses.length ? ` ${a.addresses.join(' ')}` : ''})`).join(', ')}`,
     `plugins:  ${s.plugins.map((p) => `${p.name} ${p.enabled ? 'enabled' : 'disabled'}`).join(', ')}`,
     `flows ${s.engine.flows}, redirects ${s.engine.redirects.length}, mappings ${s.engine.mappings.length}`,
+    `driver ${s.driver}: received ${s.driverStats.received}, accepted ${s.driverStats.accepted} (modified ${s.driverStats.modified}), dropped ${s.driverStats.dropped}, errors ${s.driverStats.errors}`,
     `packets ${s.engine.counters.packets} (translated ${s.engine.counters.translated}, passed ${s.engine.counters.passed}), drops ${JSON.stringify(s.engine.counters.drops)}`,
   ];
   return `${lines.join('\n')}\n`;
