@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import { SERVER_V4 } from '../../host/lab/addresses';
 import type { LabProcess } from '../../host/lab/lab-process';
 import { describeLab, useLab } from '../lab/require-lab';
+import { runHarness, stopHarness } from '../support/lab-harness';
 import { GATEWAY_PRIVATE_IFACE } from '../../host/lab/topology';
 import { IptablesRules, nfqueueTarget, type AlgdRule } from '../../host/nat-engine/drivers/nfqueue/iptables-rules';
 import { loadNfqueueLib, NfqueueUnavailableError } from '../../host/nat-engine/drivers/nfqueue/nfqueue-lib';
@@ -156,24 +157,11 @@ describeLab('the nfqueue binding (libnetfilter_queue through koffi)', () => {
     return m ? Number(m[1]) : 0;
   };
 
-  /** Runs `body` with a helper serving the queue; the helper is killed if `body` fails, so the queue is free for the next test. */
-  async function withHelper<T>(mode: Mode, body: (helper: LabProcess) => Promise<T>): Promise<T> {
-    const helper = lab().spawn('gateway', [process.execPath, '-e', HELPER, JSON.stringify({ module: DIST_MODULE, queueNum: QUEUE, mode })]);
-    try {
-      await helper.waitForOutput(/^READY$/m, WAIT_MS, 'stdout');
-      return await body(helper);
-    } finally {
-      if (helper.running) await helper.kill();
-    }
-  }
+  /** Runs `body` with a helper serving the queue. */
+  const withHelper = <T>(mode: Mode, body: (helper: LabProcess) => Promise<T>): Promise<T> =>
+    runHarness(lab().spawn('gateway', [process.execPath, '-e', HELPER, JSON.stringify({ module: DIST_MODULE, queueNum: QUEUE, mode })]), /^READY$/m, WAIT_MS, body);
 
-  async function stopHelper(helper: LabProcess): Promise<HelperResult> {
-    helper.write('stop\n');
-    const m = await helper.waitForOutput(/^RESULT (.*)$/m, WAIT_MS, 'stdout');
-    expect((await helper.waitForExit(WAIT_MS)).code).toBe(0);
-    expect(helper.stderr).toBe('');
-    return JSON.parse(m[1]!) as HelperResult;
-  }
+  const stopHelper = (helper: LabProcess): Promise<HelperResult> => stopHarness<HelperResult>(helper, WAIT_MS);
 
   async function algdRulesLeft(): Promise<string[]> {
     const lines: string[] = [];

@@ -21,6 +21,7 @@ import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topo
 import type { CaptureSpec } from '../../host/nat-engine/drivers/capture-spec';
 import { buildCompatLibrary } from '../../host/nat-engine/drivers/windivert/compat-library';
 import { describeLab, useLab } from '../lab/require-lab';
+import { runHarness, stopHarness } from '../support/lab-harness';
 import { buildPacket, toHex } from '../support/packets';
 import { findTool } from '../support/require-tool';
 
@@ -299,24 +300,10 @@ describeCompat('the WinDivert compat library over NFQUEUE, through the binding',
     return lab().spawn('gateway', [process.execPath, '-e', HARNESS, JSON.stringify({ module: DIST_MODULE, library, spec: SPEC, indexes, mode })]);
   }
 
-  /** Runs `body` with a harness; the harness is killed if `body` fails. */
-  async function withHarness<T>(mode: Mode, body: (h: LabProcess) => Promise<T>): Promise<T> {
-    const harness = startHarness(mode);
-    try {
-      await harness.waitForOutput(/^READY /m, WAIT_MS, 'stdout');
-      return await body(harness);
-    } finally {
-      if (harness.running) await harness.kill();
-    }
-  }
+  /** Runs `body` with a harness. */
+  const withHarness = <T>(mode: Mode, body: (h: LabProcess) => Promise<T>): Promise<T> => runHarness(startHarness(mode), /^READY /m, WAIT_MS, body);
 
-  async function stopHarness(harness: LabProcess): Promise<HarnessResult> {
-    harness.write('stop\n');
-    const m = await harness.waitForOutput(/^RESULT (.*)$/m, WAIT_MS, 'stdout');
-    expect((await harness.waitForExit(WAIT_MS)).code).toBe(0);
-    expect(harness.stderr).toBe('');
-    return JSON.parse(m[1]!) as HarnessResult;
-  }
+  const stopCompatHarness = (harness: LabProcess): Promise<HarnessResult> => stopHarness<HarnessResult>(harness, WAIT_MS);
 
   async function compatRules(): Promise<string[]> {
     const lines: string[] = [];
@@ -353,7 +340,7 @@ describeCompat('the WinDivert compat library over NFQUEUE, through the binding',
       await send('acc', 5);
       await send('oth', 3, OTHER_PORT);
       await until('5 datagrams at the server', () => arrived('acc').length === 5 && arrived('oth', OTHER_PORT).length === 3);
-      return { result: await stopHarness(h), seen: sightings(h) };
+      return { result: await stopCompatHarness(h), seen: sightings(h) };
     });
 
     expect(arrived('acc').sort()).toEqual(['acc-0', 'acc-1', 'acc-2', 'acc-3', 'acc-4']);
@@ -377,7 +364,7 @@ describeCompat('the WinDivert compat library over NFQUEUE, through the binding',
     const result = await withHarness(mode, async (h) => {
       await send(tag, 3);
       await until('3 modified datagrams at the server', () => arrived(tag).length === 3);
-      return stopHarness(h);
+      return stopCompatHarness(h);
     });
     // The server's kernel verified the UDP checksum: a wrong one would have been dropped.
     expect(arrived(tag).sort()).toEqual([0, 1, 2].map((i) => `${tag[0]!.toUpperCase()}${tag.slice(1)}-${i}`));
@@ -391,7 +378,7 @@ describeCompat('the WinDivert compat library over NFQUEUE, through the binding',
       await until('the harness to see 3 datagrams', () => sightings(h, 'drp').length === 3);
       await until('other traffic at the server', () => arrived('oth2', OTHER_PORT).length === 2);
       await sleep(SETTLE_MS); // past the 500 ms queue time: the kernel got NF_DROP
-      return { result: await stopHarness(h), seen: sightings(h, 'drp') };
+      return { result: await stopCompatHarness(h), seen: sightings(h, 'drp') };
     });
     expect(arrived('drp')).toEqual([]);
     expect(seen.every((s) => !s.outbound)).toBe(true);
@@ -407,7 +394,7 @@ describeCompat('the WinDivert compat library over NFQUEUE, through the binding',
       await until('the injected datagram at the server', () => arrived('imp').length === 1);
       await sleep(SETTLE_MS);
       const s = sightings(h, 'imp');
-      await stopHarness(h);
+      await stopCompatHarness(h);
       return s;
     });
     expect(arrived('imp')).toEqual(['imp-0']);
@@ -426,7 +413,7 @@ describeCompat('the WinDivert compat library over NFQUEUE, through the binding',
       expect(now.filter((l) => stale.includes(l))).toEqual([]);
       await send('aft', 2);
       await until('traffic through the new handle', () => arrived('aft').length === 2);
-      await stopHarness(h);
+      await stopCompatHarness(h);
     });
   });
 

@@ -19,7 +19,7 @@
  * driven from Node's event loop is explained in nfqueue-socket.ts.
  */
 
-import { loadKoffi } from '../ffi/load-koffi';
+import { openLibrary } from '../ffi/open-library';
 import { NfqueueUnavailableError } from './nfqueue-errors';
 
 export { NfqueueUnavailableError } from './nfqueue-errors';
@@ -99,26 +99,11 @@ const cache = new Map<string, NfqueueLib>();
 export function loadNfqueueLib(library: string = NFQUEUE_LIBRARY): NfqueueLib {
   const hit = cache.get(library);
   if (hit) return hit;
-  const koffi = loadKoffi();
-  let lib: ReturnType<typeof koffi.load>;
-  try {
-    lib = koffi.load(library);
-  } catch (err) {
-    throw new NfqueueUnavailableError(
-      `${library} cannot be loaded (install libnetfilter-queue1): ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
+  const { koffi, func } = openLibrary(library, 'install libnetfilter-queue1', (message, cause) => new NfqueueUnavailableError(message, { cause }));
   const ptr = 'void *';
   const addr = 'uintptr_t';
   const callbackType = koffi.pointer(koffi.proto('int', [addr, addr, addr, addr]));
-  const fn = (name: string, result: string, args: unknown[]): never => {
-    try {
-      return lib.func(name, result, args as string[]) as never;
-    } catch (err) {
-      throw new NfqueueUnavailableError(`${library} lacks ${name}: ${(err as Error).message}`, { cause: err });
-    }
-  };
+  const fn = (name: string, result: string, args: unknown[]): never => func<never>(name, result, args);
   const bound: NfqueueLib = {
     nfq_open: fn('nfq_open', ptr, []),
     nfq_close: fn('nfq_close', 'int', [ptr]),

@@ -23,7 +23,8 @@
 
 import { basename, dirname, join } from 'node:path';
 
-import { loadKoffi } from '../ffi/load-koffi';
+import type { Koffi } from '../ffi/load-koffi';
+import { openLibrary } from '../ffi/open-library';
 import { WindivertUnavailableError } from './windivert-errors';
 
 /** A WinDivert HANDLE as koffi returns it. */
@@ -129,23 +130,12 @@ export function loadWindivertLib(path?: string): WindivertLib {
   const library = resolveWindivertLibrary(path);
   const hit = cache.get(library);
   if (hit) return hit;
-  const koffi = loadKoffi();
-  let lib: ReturnType<typeof koffi.load>;
-  try {
-    lib = koffi.load(library);
-  } catch (err) {
-    throw new WindivertUnavailableError(
-      `${library} cannot be loaded (${process.platform === 'win32' ? 'install WinDivert 2.x next to algd, or set windivert.path' : 'build the compat library with host/nat-engine/drivers/windivert/compat/build.sh'}): ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-  const fn = (name: string, result: string, args: readonly string[]): never => {
-    try {
-      return lib.func(name, result, args as string[]) as never;
-    } catch (err) {
-      throw new WindivertUnavailableError(`${library} lacks ${name}: ${(err as Error).message}`, { cause: err });
-    }
-  };
+  const { koffi, lib, func } = openLibrary(
+    library,
+    process.platform === 'win32' ? 'install WinDivert 2.x next to algd, or set windivert.path' : 'build the compat library with host/nat-engine/drivers/windivert/compat/build.sh',
+    (message, cause) => new WindivertUnavailableError(message, { cause }),
+  );
+  const fn = (name: string, result: string, args: readonly string[]): never => func<never>(name, result, args);
   const { source, getter } = bindLastError(koffi, lib, library);
   const ptr = 'void *';
   const bound: WindivertLib = {
@@ -168,10 +158,10 @@ export function loadWindivertLib(path?: string): WindivertLib {
   return bound;
 }
 
-type KoffiLib = ReturnType<ReturnType<typeof loadKoffi>['load']>;
+type KoffiLib = ReturnType<Koffi['load']>;
 
 /** The compat library's own last-error export if it has one, else kernel32's GetLastError (Windows). */
-function bindLastError(koffi: ReturnType<typeof loadKoffi>, lib: KoffiLib, library: string): { source: LastErrorSource; getter: () => number } {
+function bindLastError(koffi: Koffi, lib: KoffiLib, library: string): { source: LastErrorSource; getter: () => number } {
   try {
     const getter = lib.func(COMPAT_LAST_ERROR_SYMBOL, 'uint32_t', []) as () => number;
     return { source: { library, symbol: COMPAT_LAST_ERROR_SYMBOL }, getter };
