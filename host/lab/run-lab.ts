@@ -25,6 +25,8 @@ export interface LabStep {
 
 export interface LabReport {
   readonly ok: boolean;
+  /** The lab's namespace prefix, when it was built. */
+  readonly labId: string | undefined;
   readonly steps: readonly LabStep[];
 }
 
@@ -119,7 +121,7 @@ export async function runLab(opts: RunLabOptions): Promise<LabReport> {
       return 'no namespace, process or rule of the lab left';
     });
   }
-  return { ok: steps.every((s) => s.status !== 'failed'), steps };
+  return { ok: steps.every((s) => s.status !== 'failed'), labId: lab?.id, steps };
 }
 
 /** The summary table. */

@@ -11,11 +11,10 @@ jest.setTimeout(180_000);
 
 describeLab('algd lab', () => {
   it('builds the lab, passes every step it runs, names what it cannot run yet, and leaves nothing behind', async () => {
-    const before = await listNetns();
     const r = runAlgd(['lab', '--json'], 150_000);
     expect(r.stderr).toContain('✓ build client, gateway and server namespaces');
     expect(r.code).toBe(0);
-    const report = JSON.parse(r.stdout) as { ok: boolean; steps: { name: string; status: string; detail: string }[] };
+    const report = JSON.parse(r.stdout) as { ok: boolean; labId: string; steps: { name: string; status: string; detail: string }[] };
     expect(report.ok).toBe(true);
     const byStatus = (s: string) => report.steps.filter((x) => x.status === s).map((x) => x.name);
     expect(byStatus('failed')).toEqual([]);
@@ -28,6 +27,7 @@ describeLab('algd lab', () => {
     ]);
     expect(report.steps.find((s) => s.name.startsWith('IPv4'))!.detail).toBe("7/7 packets rewritten by algd identical to the kernel's NAT, byte for byte");
     expect(byStatus('not run')).toHaveLength(3);
-    expect(await listNetns()).toEqual(before);
+    expect(report.labId).toMatch(/^algd-\d+-[0-9a-f]{4}-lab$/);
+    expect((await listNetns()).filter((n) => n.startsWith(report.labId))).toEqual([]);
   });
 });
