@@ -9,6 +9,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { algdEntryPoint } from '../service/package-info';
+import { SERVER_V4 } from './addresses';
+import { echoRequest, startTcpEchoServer } from './echo-peers';
 import { replayThroughEngine } from './engine-replay';
 import { captureKernelNat } from './kernel-nat-capture';
 import { Lab } from './lab';
@@ -37,10 +39,22 @@ export interface RunLabOptions {
 
 /** What the lab cannot show yet, named rather than silently left out. */
 const NOT_YET = [
-  { name: 'FTP active and passive through algd', needs: 'the nfqueue driver and the FTP plugin' },
-  { name: 'SIP call with media through algd', needs: 'the nfqueue driver and the SIP plugin' },
-  { name: 'RTSP stream through algd', needs: 'the nfqueue driver and the RTSP plugin' },
+  { name: 'FTP active and passive through algd', needs: 'the plugin host and the FTP plugin' },
+  { name: 'SIP call with media through algd', needs: 'the plugin host and the SIP plugin' },
+  { name: 'RTSP stream through algd', needs: 'the plugin host and the RTSP plugin' },
 ];
+
+/** What algd leaves in the gateway's firewall while running: its iptables chains and its nftables table. */
+async function algdRulesIn(l: Lab): Promise<string[]> {
+  const found: string[] = [];
+  for (const program of ['iptables-save', 'ip6tables-save']) {
+    const out = await l.execOk('gateway', [program]);
+    found.push(...out.stdout.split('\n').filter((line) => line.includes('ALGD_')));
+  }
+  const tables = await l.execOk('gateway', ['nft', 'list', 'tables']);
+  found.push(...tables.stdout.split('\n').filter((line) => /\balgd$/.test(line.trim())));
+  return found;
+}
 
 export async function runLab(opts: RunLabOptions): Promise<LabReport> {
   const steps: LabStep[] = [];
@@ -83,28 +97,42 @@ export async function runLab(opts: RunLabOptions): Promise<LabReport> {
       });
     }
 
-    await step('algd service in the gateway: start, status, stop', async () => {
+    await step('algd service (nfqueue driver) in the gateway: FTP control traffic crosses its queue', async () => {
       const config = join(l.workDir, 'algd.json');
       const socket = join(l.workDir, 'algd.sock');
       writeFileSync(
         config,
         JSON.stringify({
-          driver: 'memory',
+          driver: 'nfqueue',
           adapters: [
             { name: GATEWAY_PRIVATE_IFACE, type: 'private' },
             { name: GATEWAY_PUBLIC_IFACE, type: 'boundary' },
           ],
+          plugins: { ftp: { enabled: true }, sip: { enabled: false }, rtsp: { enabled: false } },
           adminSocket: socket,
         }),
       );
+      const server = await startTcpEchoServer(l, 'server', 21);
       const algd = l.spawn('gateway', [process.execPath, algdEntryPoint(), 'start', '--config', config]);
-      await algd.waitForOutput(/running/, 15_000);
-      const status = await l.execOk('gateway', [process.execPath, algdEntryPoint(), 'status', '--json', '--config', config]);
-      const doc = JSON.parse(status.stdout) as { adapters: { name: string; addresses: string[] }[] };
-      const exit = await algd.kill('SIGTERM');
-      if (exit.code !== 0) throw new Error(`algd exited with ${exit.code ?? exit.signal} on SIGTERM`);
-      if (existsSync(socket)) throw new Error('the admin socket was left behind');
-      return `status saw ${doc.adapters.map((a) => `${a.name} ${a.addresses.join(' ')}`).join(', ')}; SIGTERM exit 0, nothing left`;
+      try {
+        await algd.waitForOutput(/running/, 15_000);
+        const installed = (await algdRulesIn(l)).length;
+        // Without the FTP plugin the engine has no redirect: captured packets are handed back untouched.
+        const echo = await echoRequest(l, 'client', 'tcp', SERVER_V4, 21, 'USER anonymous');
+        if (!echo.ok) throw new Error(`TCP to ${SERVER_V4}:21 through the gateway failed: ${echo.error ?? 'no echo'}`);
+        const status = await l.execOk('gateway', [process.execPath, algdEntryPoint(), 'status', '--json', '--config', config]);
+        const doc = JSON.parse(status.stdout) as { driver: string; driverStats: { received: number; accepted: number } };
+        if (doc.driverStats.received === 0) throw new Error('the FTP connection did not reach algd\'s queue');
+        const exit = await algd.kill('SIGTERM');
+        if (exit.code !== 0) throw new Error(`algd exited with ${exit.code ?? exit.signal} on SIGTERM`);
+        const left = await algdRulesIn(l);
+        if (left.length > 0) throw new Error(`rules left after stop: ${left.join('; ')}`);
+        if (existsSync(socket)) throw new Error('the admin socket was left behind');
+        return `${installed} rules installed; ${doc.driverStats.received} packets of a TCP connection to port 21 queued to algd and accepted; SIGTERM exit 0, no rule left`;
+      } finally {
+        if (algd.running) await algd.kill('SIGKILL');
+        await server.stop();
+      }
     });
   }
 

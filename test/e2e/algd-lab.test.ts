@@ -22,7 +22,7 @@ describeLab('algd lab', () => {
       'build client, gateway and server namespaces',
       "IPv4: TCP, UDP and an ICMP error through the gateway, checked against algd's NAT engine",
       "IPv6: TCP, UDP and an ICMP error through the gateway, checked against algd's NAT engine",
-      'algd service in the gateway: start, status, stop',
+      'algd service (nfqueue driver) in the gateway: FTP control traffic crosses its queue',
       'tear down',
     ]);
     expect(report.steps.find((s) => s.name.startsWith('IPv4'))!.detail).toBe("7/7 packets rewritten by algd identical to the kernel's NAT, byte for byte");
