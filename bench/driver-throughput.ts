@@ -7,6 +7,10 @@
  * BENCH_RUNS (3), BENCH_MAX_MIB (512) and BENCH_MAX_SECONDS (20) bound each
  * transfer, whichever comes first; BENCH_SOCKBUF (bytes, default 4 MiB; 0 =
  * kernel autotuning) sets SO_SNDBUF/SO_RCVBUF of both ends;
+ * BENCH_OFFLOADS (1) leaves the lab's veth offloads on (TSO/GSO, checksum
+ * offload: 64 KiB super-packets with partial checksums cross the gateway,
+ * and the driver queues them whole, NFQA_CFG_F_GSO); 0 turns them off as
+ * the tests' labs do (every MTU-sized segment crosses userland);
  * BENCH_CPU_PROF=1 runs the gateway harness under `node --cpu-prof`
  * (profiles in bench/out/prof/); BENCH_SKIP_POST=1 is an experiment (see
  * SKIP_POST), clearly flagged in the output.
@@ -64,6 +68,7 @@ const MAX_BYTES = envInt('BENCH_MAX_MIB', 512) * 1024 * 1024;
 const MAX_SECONDS = Math.min(envInt('BENCH_MAX_SECONDS', 20), 30);
 const SOCKBUF = envInt('BENCH_SOCKBUF', 4 * 1024 * 1024);
 const CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
+const OFFLOADS = envInt('BENCH_OFFLOADS', 1) !== 0;
 /**
  * Experiment, not the product: BENCH_SKIP_POST=1 adds one rule in front of
  * the driver's mangle POSTROUTING chain so that packets the engine already
@@ -94,7 +99,7 @@ interface CpuTimes {
 }
 
 interface HarnessStats {
-  driver: { received: number; accepted: number; dropped: number; modified: number; errors: number; overruns: number; batches: number; largestBatch: number };
+  driver: { received: number; accepted: number; dropped: number; modified: number; errors: number; overruns: number; batches: number; largestBatch: number; gsoPackets: number; partialChecksums: number; largestPacket: number };
   engine: { packets: number; passed: number; translated: number; flowsCreated: number; drops: Record<string, number> };
   flows: number;
   cpu: { user: number; system: number };
@@ -123,6 +128,10 @@ interface Run {
     readonly overruns: number;
     readonly batches: number;
     readonly meanBatch: number;
+    /** GSO super-packets and partial-checksum packets among `received`; the largest packet (bytes). */
+    readonly gsoPackets: number;
+    readonly partialChecksums: number;
+    readonly largestPacket: number;
     readonly translated: number;
     readonly passed: number;
     /** received / (2 × data segments + ACKs): 1.0 means every packet crossed userland at every hook it is queued at. */
@@ -328,6 +337,9 @@ class Bench {
       overruns: d('overruns'),
       batches: d('batches'),
       meanBatch: d('batches') > 0 ? d('received') / d('batches') : 0,
+      gsoPackets: d('gsoPackets'),
+      partialChecksums: d('partialChecksums'),
+      largestPacket: s1.driver.largestPacket,
       translated: s1.engine.translated - s0.engine.translated,
       passed: s1.engine.passed - s0.engine.passed,
       coverage: expected > 0 ? d('received') / expected : 0,
@@ -401,7 +413,8 @@ async function main(): Promise<number> {
     return 2;
   }
   progress(`transfers: ${RUNS} per path, each at most ${MAX_BYTES / 2 ** 20} MiB or ${MAX_SECONDS} s; sender/receiver: python3 sockets, 1 MiB chunks, SO_SNDBUF/SO_RCVBUF ${SOCKBUF === 0 ? 'autotuned' : `${SOCKBUF} bytes`}`);
-  const lab = await Lab.create({ ipv6: false, name: 'bench' });
+  progress(`veth offloads ${OFFLOADS ? 'on (GSO super-packets cross userland whole)' : 'off (MTU-sized segments)'}`);
+  const lab = await Lab.create({ ipv6: false, name: 'bench', offloads: OFFLOADS });
   let timedOut = false;
   const watchdog = setTimeout(() => {
     timedOut = true;
@@ -445,7 +458,7 @@ async function main(): Promise<number> {
       date: new Date().toISOString(),
       host: { kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
       tool: 'python3 sockets (bench/bulk-tcp.ts): sendall / recv_into, 1 MiB chunks',
-      params: { runs: RUNS, maxBytes: MAX_BYTES, maxSeconds: MAX_SECONDS, sockbuf: SOCKBUF, queueNum: QUEUE_NUM, cpuProfile: CPU_PROF, order: 'interleaved: kernel, then algd, per round' },
+      params: { runs: RUNS, maxBytes: MAX_BYTES, maxSeconds: MAX_SECONDS, sockbuf: SOCKBUF, offloads: OFFLOADS, queueNum: QUEUE_NUM, cpuProfile: CPU_PROF, order: 'interleaved: kernel, then algd, per round' },
       experiment: SKIP_POST ? 'BENCH_SKIP_POST: packets carrying the algd mark bit skip the mangle POSTROUTING queue (a rule the driver does not install)' : null,
       backgroundBusyMax: background,
       units: { MBps: '10^6 bytes per second', Gbps: '10^9 bits per second' },
@@ -470,7 +483,8 @@ async function main(): Promise<number> {
       `algd runs: mean batch ${median(u.map((x) => x.meanBatch)).toFixed(1)} packets, ` +
         `harness CPU ${median(u.map((x) => x.harnessCores)).toFixed(2)} cores (user ${median(u.map((x) => x.harnessUserCores)).toFixed(2)}, kernel ${median(u.map((x) => x.harnessSystemCores)).toFixed(2)}), ` +
         `host CPU ${(median(algd.runs.map((r) => r.hostCpu.busy)) * 100).toFixed(0)}% (kernel runs ${(median(kernel.runs.map((r) => r.hostCpu.busy)) * 100).toFixed(0)}%) of ${cpus().length} CPUs, ` +
-        `overruns ${u.reduce((a, x) => a + x.overruns, 0)}, errors ${u.reduce((a, x) => a + x.errors, 0)}, drops ${u.reduce((a, x) => a + x.dropped, 0)}\n`,
+        `overruns ${u.reduce((a, x) => a + x.overruns, 0)}, errors ${u.reduce((a, x) => a + x.errors, 0)}, drops ${u.reduce((a, x) => a + x.dropped, 0)}, ` +
+        `veth offloads ${OFFLOADS ? 'on' : 'off'}: GSO ${median(u.map((x) => x.gsoPackets))} / partial ${median(u.map((x) => x.partialChecksums))} packets per run, largest ${Math.max(...u.map((x) => x.largestPacket))} bytes\n`,
     );
     process.stdout.write(`sender/receiver: python3 sockets; figures in ${outFile}\n`);
     return 0;

@@ -66,6 +66,14 @@ export interface LabOptions {
   readonly routing?: boolean;
   /** A label in the namespace names (1-12 lower-case letters or digits), to tell labs apart. */
   readonly name?: string;
+  /**
+   * Leave the veths' offloads on (checksum offload, TSO/GSO, GRO, as veth
+   * creates them): hosts then send 64 KiB TCP super-packets with partial
+   * checksums (CHECKSUM_PARTIAL) across the lab, as on a real gateway with
+   * offloading NICs. Default false: every offload off, so captures show
+   * exactly the wire bytes (complete checksums, MTU-sized segments).
+   */
+  readonly offloads?: boolean;
 }
 
 export interface ResolvedLabOptions {
@@ -74,6 +82,7 @@ export interface ResolvedLabOptions {
   readonly ipv6Nat: boolean;
   readonly routing: boolean;
   readonly name: string | undefined;
+  readonly offloads: boolean;
 }
 
 /** Applies defaults and rejects contradictory options. */
@@ -85,6 +94,7 @@ export function resolveLabOptions(opts: LabOptions = {}): ResolvedLabOptions {
     ipv6Nat: opts.ipv6Nat ?? false,
     routing,
     name: opts.name,
+    offloads: opts.offloads ?? false,
   };
   if (resolved.ipv6Nat && !resolved.ipv6) throw new Error('lab option ipv6Nat needs ipv6');
   return resolved;
@@ -143,8 +153,11 @@ export async function buildTopology(ns: Namespaces, opts: ResolvedLabOptions): P
   ];
   // veth offloads would leave partial checksums (CHECKSUM_PARTIAL) in captured
   // packets and merge segments (GRO); off, captures show exactly the wire bytes.
-  for (const [name, iface] of ends) {
-    await runOk(inNs(name, ['ethtool', '-K', iface, 'tx', 'off', 'rx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']));
+  // With `offloads` they stay as veth made them.
+  if (!opts.offloads) {
+    for (const [name, iface] of ends) {
+      await runOk(inNs(name, ['ethtool', '-K', iface, 'tx', 'off', 'rx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']));
+    }
   }
   for (const name of hosts) await runOk(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
   for (const [name, iface] of ends) await runOk(['ip', '-n', name, 'link', 'set', iface, 'up']);

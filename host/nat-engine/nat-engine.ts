@@ -146,7 +146,9 @@ export class NatEngine {
   /**
    * Processes one IP packet in place. Returns what was done; on a drop
    * reason the driver must drop the packet, otherwise forward it (rewritten
-   * when `translated`). Never throws for any input bytes.
+   * when `translated`). Never throws for any input bytes. With
+   * `meta.checksumPartial` the L4 checksum field is treated as a partial
+   * (pseudo-header) sum and left partial.
    */
   process(buf: Buffer, meta: PacketMeta, offset = 0, length = buf.length - offset): ProcessOutcome {
     const outcome = this.processPacket(buf, meta, offset, length);
@@ -158,6 +160,8 @@ export class NatEngine {
     const v = this.view;
     const rejected = decodePacket(buf, v, offset, length);
     if (rejected !== undefined) return rejected;
+    // A partial L4 checksum stays partial through the rewrites (PacketMeta.checksumPartial).
+    v.checksumPartial = meta.checksumPartial === true;
     if (v.inner !== undefined) return this.processIcmpError(v, meta.stage);
     if (v.protocol !== TCP && v.protocol !== UDP) return 'pass';
 

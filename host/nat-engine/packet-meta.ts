@@ -19,4 +19,17 @@ export type PacketOrigin = 'private' | 'public' | 'local';
 export interface PacketMeta {
   readonly origin: PacketOrigin;
   readonly stage: NatStage;
+  /**
+   * The packet's TCP/UDP checksum is not computed yet (Linux
+   * CHECKSUM_PARTIAL, e.g. a locally sent or GRO-merged packet under
+   * checksum offload; nfqueue reports NFQA_SKB_CSUMNOTREADY): the L4
+   * checksum field holds the folded, not complemented, pseudo-header sum,
+   * over which the NIC or the kernel later sums the L4 bytes. The engine's
+   * rewrites then keep the field partial: an address change adjusts it as a
+   * plain ones'-complement sum, a port change leaves it alone (ports are not
+   * in the pseudo-header). The IPv4 header checksum is always complete.
+   * Default false: every checksum is complete. Whoever hands the packet on
+   * as complete must complete it (`completePartialChecksum`).
+   */
+  readonly checksumPartial?: boolean;
 }

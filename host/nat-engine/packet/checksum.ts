@@ -80,3 +80,17 @@ export function fillChecksums(view: PacketView): void {
   const l4 = computeL4Checksum(view);
   if (l4 >= 0) writeU16(view.buf, view.l4ChecksumOffset, l4);
 }
+
+/**
+ * Completes a partial L4 checksum (see `PacketView.checksumPartial`) as the
+ * NIC would: the field holds the pseudo-header sum, so the checksum is the
+ * complement of the sum of the L4 bytes, field included (UDP: a computed 0
+ * is sent as 0xffff). Reads every L4 byte. Does nothing for a packet without
+ * a pseudo-header checksum (ICMPv4, other protocols) or an embedded view.
+ */
+export function completePartialChecksum(view: PacketView): void {
+  const at = view.l4ChecksumOffset;
+  if (at < 0 || view.embedded || !hasPseudoHeader(view)) return;
+  const checksum = internetChecksum(view.buf, view.l4Offset, view.l4Offset + view.l4Length);
+  writeU16(view.buf, at, checksum === 0 && view.protocol === IpProtocol.UDP ? 0xffff : checksum);
+}

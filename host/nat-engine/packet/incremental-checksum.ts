@@ -61,14 +61,14 @@ export function replacementDelta(buf: Uint8Array, at: number, bytes: Uint8Array,
  *   ICMP, ICMPv6).
  * - `udp`: a UDP checksum (RFC 768): 0 means "no checksum" and stays 0; a
  *   computed 0 is sent as 0xffff.
- *
- * A third kind, `partial`, is where checksum offload would plug in: with
- * Linux CHECKSUM_PARTIAL or a WinDivert packet whose checksum the NIC will
- * fill, the field holds the *uncomplemented* folded pseudo-header sum, so it
- * is adjusted as HC' = fold(HC + delta), and only for pseudo-header changes
- * (addresses, not ports). The caller (rewrite.ts) already separates those.
+ * - `partial`: a checksum not computed yet (Linux CHECKSUM_PARTIAL, a
+ *   WinDivert packet whose checksum the NIC will fill): the field holds the
+ *   *uncomplemented* folded pseudo-header sum, so it is adjusted as a plain
+ *   sum, HC' = fold(HC + delta), and only for pseudo-header changes
+ *   (addresses, not ports; the caller, rewrite.ts, separates those). UDP's
+ *   0 rule does not apply: a pseudo-header sum is never 0.
  */
-export type ChecksumFieldKind = 'complemented' | 'udp';
+export type ChecksumFieldKind = 'complemented' | 'udp' | 'partial';
 
 /**
  * Applies `delta` to the checksum field at `at` in place and returns the
@@ -79,7 +79,7 @@ export type ChecksumFieldKind = 'complemented' | 'udp';
 export function adjustChecksumField(buf: Uint8Array, at: number, delta: number, kind: ChecksumFieldKind = 'complemented'): number {
   const old = readU16(buf, at);
   if (kind === 'udp' && old === 0) return 0;
-  let next = checksumApplyDelta(old, delta);
+  let next = kind === 'partial' ? foldSum(old + delta) : checksumApplyDelta(old, delta);
   if (kind === 'udp' && next === 0) next = 0xffff;
   writeU16(buf, at, next);
   return wordDelta(old, next);

@@ -77,6 +77,14 @@ export class PacketView {
   embedded = false;
   /** IPv6 jumbogram (RFC 2675): the length came from a Jumbo Payload option; the UDP length field is not checked. */
   jumbogram = false;
+  /**
+   * The L4 checksum is partial (see `PacketMeta.checksumPartial`): the field
+   * holds the folded pseudo-header sum, not a checksum, and rewrites keep it
+   * so. Not set by the decoder (decoding clears it): the caller, who knows
+   * where the packet came from, sets it after decoding. Never set on an
+   * embedded view.
+   */
+  checksumPartial = false;
 
   // The quoted-packet view, allocated on the first ICMP error and reused.
   private spareInner: PacketView | undefined;
@@ -140,6 +148,7 @@ export class PacketView {
     this.inner = undefined;
     this.embedded = embedded;
     this.jumbogram = false;
+    this.checksumPartial = false;
   }
 
   /** The reusable view for a quoted packet (decoder internals; it becomes `inner` only once decoded). */

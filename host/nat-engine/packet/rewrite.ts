@@ -9,9 +9,11 @@ import type { PacketView } from './packet-view';
 // depend on the packet size, and a checksum that was wrong stays wrong (we
 // must not launder corrupted packets into valid ones).
 //
-// Checksum offload ("partial" checksums, see ChecksumFieldKind) would be a
-// per-packet mode passed down to rewriteEndpoint: address changes adjust the
-// L4 field in partial style, port changes leave it alone.
+// Checksum offload: when `view.checksumPartial` is set (the driver says the
+// L4 checksum is CHECKSUM_PARTIAL, see PacketMeta), the L4 field holds the
+// pseudo-header sum: address changes adjust it as a plain sum ('partial'
+// kind), port changes and changes to quoted bytes leave it alone (the NIC
+// sums the L4 bytes later). The IPv4 header checksum is complete either way.
 
 const IPV4_CHECKSUM_AT = 10;
 const SRC_PORT_AT = 0;
@@ -45,14 +47,14 @@ export function rewriteDestination(view: PacketView, addr: Uint8Array | undefine
 export function rewriteInnerSource(view: PacketView, addr: Uint8Array | undefined, port: number | undefined): void {
   const inner = quotedPacket(view);
   const delta = rewriteEndpoint(inner, inner.srcAddrOffset, SRC_PORT_AT, addr, port);
-  adjustChecksumField(view.buf, view.l4ChecksumOffset, delta);
+  if (!view.checksumPartial) adjustChecksumField(view.buf, view.l4ChecksumOffset, delta);
 }
 
 /** As {@link rewriteInnerSource}, for the quoted packet's destination. */
 export function rewriteInnerDestination(view: PacketView, addr: Uint8Array | undefined, port: number | undefined): void {
   const inner = quotedPacket(view);
   const delta = rewriteEndpoint(inner, inner.dstAddrOffset, DST_PORT_AT, addr, port);
-  adjustChecksumField(view.buf, view.l4ChecksumOffset, delta);
+  if (!view.checksumPartial) adjustChecksumField(view.buf, view.l4ChecksumOffset, delta);
 }
 
 function quotedPacket(view: PacketView): PacketView {
@@ -69,7 +71,8 @@ function quotedPacket(view: PacketView): PacketView {
 function rewriteEndpoint(v: PacketView, addrAt: number, portAt: number, addr: Uint8Array | undefined, port: number | undefined): number {
   const buf = v.buf;
   const l4ChecksumAt = v.l4ChecksumOffset;
-  const kind: ChecksumFieldKind = v.protocol === IpProtocol.UDP ? 'udp' : 'complemented';
+  const partial = v.checksumPartial;
+  const kind: ChecksumFieldKind = partial ? 'partial' : v.protocol === IpProtocol.UDP ? 'udp' : 'complemented';
   let changed = 0;
 
   if (addr !== undefined) {
@@ -86,7 +89,7 @@ function rewriteEndpoint(v: PacketView, addrAt: number, portAt: number, addr: Ui
     const at = v.l4Offset + portAt;
     const delta = wordDelta(readU16(buf, at), port);
     changed = addDeltas(changed, delta);
-    if (l4ChecksumAt >= 0) changed = addDeltas(changed, adjustChecksumField(buf, l4ChecksumAt, delta, kind));
+    if (l4ChecksumAt >= 0 && !partial) changed = addDeltas(changed, adjustChecksumField(buf, l4ChecksumAt, delta, kind));
     writeU16(buf, at, port);
     if (portAt === SRC_PORT_AT) v.srcPort = port;
     else v.dstPort = port;

@@ -28,15 +28,24 @@
  * untranslated (the engine forgot the connection, or nobody reads the
  * queue) is dropped by the nat guard's filter chain, in the kernel.
  *
- * Checksums: the queue runs without NFQA_CFG_F_GSO, so the kernel segments
- * GSO packets and completes partial checksums (CHECKSUM_PARTIAL, e.g. the
- * listener's locally generated replies) before copying a packet to us
- * (nfnetlink_queue.c, nf_queue_checksum_help); a modified packet goes back
- * as CHECKSUM_NONE. The engine's incremental checksum updates therefore
- * always start from a complete checksum, and no partial-checksum mode is
- * needed. GSO would save segmentation work on bulk flows algd translates,
- * at the price of that mode; data channels are where bulk flows are, and
- * they are candidates for a kernel fast path instead.
+ * GSO and checksums: the queue runs with NFQA_CFG_F_GSO (option `gso`,
+ * default true), so GSO/GRO super-packets (up to 64 KiB) cross userland
+ * whole, one crossing instead of one per segment, and the kernel no longer
+ * completes partial checksums (CHECKSUM_PARTIAL, e.g. locally generated
+ * packets under checksum offload, GRO-merged TCP) before copying a packet
+ * to us. The kernel says which per packet (NFQA_SKB_CSUMNOTREADY, _GSO);
+ * the engine rewrites a partial packet in partial mode
+ * (PacketMeta.checksumPartial), and queue-verdicts.ts completes its L4
+ * checksum before a modified verdict, since the kernel takes the bytes of a
+ * modified packet as CHECKSUM_NONE (nfqnl_mangle). A TCP GSO packet the
+ * verdict modified is resegmented by the kernel on output, which recomputes
+ * the segments' checksums; a UDP GSO packet keeps its partial field, from
+ * which the kernel derives its segments' checksums (see queue-verdicts.ts). Limits: the kernel copies at most 65531 bytes
+ * (its netlink attribute limit), so a GRO super-packet of 65532-65535 bytes
+ * arrives cut short; the engine rejects it (bad-ip-total-length, its IP
+ * length exceeds what arrived) and it is dropped rather than truncated by
+ * a modified verdict. BIG TCP (IPv4 total length 0, > 64 KiB) likewise.
+ * Without `gso` the kernel segments and completes checksums first.
  *
  * One queue, on the main thread. Several queues (`--queue-balance` served
  * by worker threads) are not implemented: the engine's flows, redirects and
@@ -83,6 +92,8 @@ export interface NfqueueDriverOptions {
   readonly run?: CommandRunner;
   /** Replaces the sysfs ifindex lookup (tests). */
   readonly ifindex?: IfindexReader;
+  /** Queue GSO super-packets whole (NFQA_CFG_F_GSO; see above). Default true. */
+  readonly gso?: boolean;
 }
 
 /** Counters beyond {@link DriverStats}. */
@@ -90,12 +101,20 @@ export interface NfqueueDriverDetails extends DriverStats {
   readonly overruns: number;
   readonly batches: number;
   readonly largestBatch: number;
+  /** Packets the kernel queued as GSO super-packets. */
+  readonly gsoPackets: number;
+  /** Packets with a partial L4 checksum (CHECKSUM_PARTIAL). */
+  readonly partialChecksums: number;
+  /** Translated partial packets whose checksum the driver completed. */
+  readonly completedChecksums: number;
+  /** The largest packet received, in bytes. */
+  readonly largestPacket: number;
 }
 
 const DEFAULT_QUEUE = 4200;
 const DEFAULT_STATE_DIR = '/run/algd';
 
-const NO_SOCKET_STATS: NfqueueStats = { received: 0, accepted: 0, dropped: 0, modified: 0, errors: 0, overruns: 0, batches: 0, largestBatch: 0 };
+const NO_SOCKET_STATS: NfqueueStats = { received: 0, accepted: 0, dropped: 0, modified: 0, errors: 0, overruns: 0, batches: 0, largestBatch: 0, gsoPackets: 0, partialChecksums: 0, largestPacket: 0 };
 
 export class NfqueueDriver implements PacketDriver {
   readonly name = 'nfqueue';
@@ -143,7 +162,7 @@ export class NfqueueDriver implements PacketDriver {
 
       // The queue before the rules: with fail-closed rules a queued packet must find a reader.
       this.verdicts = new QueueVerdicts(processor, sides, this.log, `nfqueue ${this.queueNum}`);
-      this.socket = NfqueueSocket.open({ queueNum: this.queueNum, maxLen: this.opts.maxLen, failOpen: this.failOpen, log: this.log }, this.verdicts.handle);
+      this.socket = NfqueueSocket.open({ queueNum: this.queueNum, maxLen: this.opts.maxLen, failOpen: this.failOpen, gso: this.opts.gso ?? true, log: this.log }, this.verdicts.handle);
 
       const privates = spec.adapters.filter((a) => a.side === 'private').map((a) => a.name);
       if (spec.controlPorts.length > 0 && spec.families.includes(4)) this.localnet.enable(privates);
@@ -169,7 +188,16 @@ export class NfqueueDriver implements PacketDriver {
 
   get details(): NfqueueDriverDetails {
     const s = this.socketStats();
-    return { ...this.stats, overruns: s.overruns, batches: s.batches, largestBatch: s.largestBatch };
+    return {
+      ...this.stats,
+      overruns: s.overruns,
+      batches: s.batches,
+      largestBatch: s.largestBatch,
+      gsoPackets: s.gsoPackets,
+      partialChecksums: s.partialChecksums,
+      completedChecksums: this.verdicts?.completedChecksums ?? 0,
+      largestPacket: s.largestPacket,
+    };
   }
 
   private socketStats(): NfqueueStats {

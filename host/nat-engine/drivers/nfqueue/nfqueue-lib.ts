@@ -36,6 +36,14 @@ export const NFQNL_COPY_PACKET = 2;
 /** Queue configuration flags (`nfq_set_queue_flags`). */
 export const NFQA_CFG_F_FAIL_OPEN = 1 << 0;
 export const NFQA_CFG_F_GSO = 1 << 2;
+/**
+ * Packet info flags (`nfq_get_skbinfo`; sent with NFQA_CFG_F_GSO):
+ * the L4 checksum is partial (CHECKSUM_PARTIAL), the packet is a GSO
+ * super-packet (may exceed the MTU), the checksum was not verified.
+ */
+export const NFQA_SKB_CSUMNOTREADY = 1 << 0;
+export const NFQA_SKB_GSO = 1 << 1;
+export const NFQA_SKB_CSUM_NOTVERIFIED = 1 << 2;
 
 /** Address families for the (obsolete since Linux 3.8, still harmless) `nfq_bind_pf`. */
 export const AF_INET = 2;
@@ -77,6 +85,8 @@ export interface NfqueueLib {
   nfq_get_indev(nfad: Address): number;
   nfq_get_outdev(nfad: Address): number;
   nfq_get_nfmark(nfad: Address): number;
+  /** The NFQA_SKB_* flags of the packet (host order); 0 when the kernel sent none. */
+  nfq_get_skbinfo(nfad: Address): number;
   nfq_set_verdict(qh: bigint, id: number, verdict: number, dataLen: number, buf: Buffer | bigint | null): number;
   /** As nfq_set_verdict, and sets the packet's netfilter mark to `mark` (the whole 32 bits). */
   nfq_set_verdict2(qh: bigint, id: number, verdict: number, mark: number, dataLen: number, buf: Buffer | bigint | null): number;
@@ -121,6 +131,7 @@ export function loadNfqueueLib(library: string = NFQUEUE_LIBRARY): NfqueueLib {
     nfq_get_indev: fn('nfq_get_indev', 'uint32_t', [addr]),
     nfq_get_outdev: fn('nfq_get_outdev', 'uint32_t', [addr]),
     nfq_get_nfmark: fn('nfq_get_nfmark', 'uint32_t', [addr]),
+    nfq_get_skbinfo: fn('nfq_get_skbinfo', 'uint32_t', [addr]),
     nfq_set_verdict: fn('nfq_set_verdict', 'int', [ptr, 'uint32_t', 'uint32_t', 'uint32_t', ptr]),
     nfq_set_verdict2: fn('nfq_set_verdict2', 'int', [ptr, 'uint32_t', 'uint32_t', 'uint32_t', 'uint32_t', ptr]),
     nfq_set_verdict_batch: fn('nfq_set_verdict_batch', 'int', [ptr, 'uint32_t', 'uint32_t']),

@@ -37,6 +37,12 @@ export interface NfqueuePacket {
   readonly outIfIndex: number;
   /** The packet's netfilter mark. */
   readonly mark: number;
+  /**
+   * NFQA_SKB_* flags (nfqueue-lib.ts): with the socket's `gso` option, a
+   * partial L4 checksum (CSUMNOTREADY) and a GSO super-packet (GSO); 0
+   * without it (the kernel then segments and completes checksums first).
+   */
+  readonly skbInfo: number;
 }
 
 /** The reusable, mutable implementation the socket fills for each packet. */
@@ -49,6 +55,7 @@ export class PacketSlot implements NfqueuePacket {
   inIfIndex = 0;
   outIfIndex = 0;
   mark = 0;
+  skbInfo = 0;
   /** The socket's bookkeeping while it issues verdicts: accepted, verdict not yet sent. */
   acceptPending = false;
   private view: Buffer | undefined;
@@ -61,7 +68,7 @@ export class PacketSlot implements NfqueuePacket {
   }
 
   /** Points the slot at a new packet. */
-  fill(id: number, offset: number, length: number, hook: number, hwProtocol: number, inIfIndex: number, outIfIndex: number, mark: number): void {
+  fill(id: number, offset: number, length: number, hook: number, hwProtocol: number, inIfIndex: number, outIfIndex: number, mark: number, skbInfo = 0): void {
     this.id = id;
     this.offset = offset;
     this.length = length;
@@ -70,6 +77,7 @@ export class PacketSlot implements NfqueuePacket {
     this.inIfIndex = inIfIndex;
     this.outIfIndex = outIfIndex;
     this.mark = mark;
+    this.skbInfo = skbInfo;
     this.view = undefined;
   }
 }

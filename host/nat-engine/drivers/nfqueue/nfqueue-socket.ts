@@ -56,6 +56,8 @@ import {
   NF_DROP,
   NFQA_CFG_F_FAIL_OPEN,
   NFQA_CFG_F_GSO,
+  NFQA_SKB_CSUMNOTREADY,
+  NFQA_SKB_GSO,
   NFQNL_COPY_PACKET,
   PACKET_HDR_HOOK,
   PACKET_HDR_HW_PROTOCOL,
@@ -105,11 +107,16 @@ export interface NfqueueOptions {
   readonly failOpen?: boolean;
   /**
    * Let the kernel queue GSO super-packets unsegmented (NFQA_CFG_F_GSO):
-   * cheaper, but packets may exceed the MTU and carry partial checksums.
-   * Default false: the kernel segments them first.
+   * cheaper, but packets may exceed the MTU (up to 64 KiB) and carry partial
+   * checksums; each packet's `skbInfo` says which. Default false: the kernel
+   * segments them and completes checksums first.
    */
   readonly gso?: boolean;
-  /** Bytes of each packet copied to userspace. Default and maximum 65535. */
+  /**
+   * Bytes of each packet copied to userspace. Default and maximum 65535
+   * (the kernel caps it at 65531, its netlink attribute limit: a longer
+   * packet, only possible as a GRO super-packet, arrives cut short).
+   */
   readonly copyRange?: number;
   /** Packets per batch at most. Default 256. */
   readonly maxBatch?: number;
@@ -135,6 +142,12 @@ export interface NfqueueStats {
   readonly overruns: number;
   readonly batches: number;
   readonly largestBatch: number;
+  /** Packets the kernel flagged as GSO super-packets (only with `gso`). */
+  readonly gsoPackets: number;
+  /** Packets whose L4 checksum was partial, CHECKSUM_PARTIAL (only with `gso`). */
+  readonly partialChecksums: number;
+  /** The largest packet received, in bytes. */
+  readonly largestPacket: number;
 }
 
 type MutableStats = { -readonly [K in keyof NfqueueStats]: NfqueueStats[K] };
@@ -150,8 +163,11 @@ const DEFAULTS = {
 
 /** Netlink and nfqueue attributes around the copied bytes stay well under this. */
 const MESSAGE_OVERHEAD = 4096;
-/** Arena room for this many small packets per batch, besides the worst-case message. */
+/** Arena room for this many small packets per batch, besides the worst-case messages. */
 const ARENA_BYTES_PER_SLOT = 2048;
+/** Worst-case messages the arena holds besides the small-packet room: without GSO, and with it (64 KiB super-packets in bulk). */
+const ARENA_LARGE_MESSAGES = 4;
+const ARENA_LARGE_MESSAGES_GSO = 32;
 /** After an unexpected recv() error, wait this long before listening again (no hot error loop). */
 const ERROR_BACKOFF_MS = 100;
 /** close() stops giving fallback verdicts after this many drains (bounded even under a flood). */
@@ -165,11 +181,12 @@ export class NfqueueSocket {
   private static readonly ACCEPT: NfqueueDecision = Object.freeze({ verdict: 'accept' });
   private static readonly DROP: NfqueueDecision = Object.freeze({ verdict: 'drop' });
 
-  private readonly counters: MutableStats = { received: 0, accepted: 0, dropped: 0, modified: 0, errors: 0, overruns: 0, batches: 0, largestBatch: 0 };
+  private readonly counters: MutableStats = { received: 0, accepted: 0, dropped: 0, modified: 0, errors: 0, overruns: 0, batches: 0, largestBatch: 0, gsoPackets: 0, partialChecksums: 0, largestPacket: 0 };
   private readonly log: ThrottledLog;
   private readonly fallback: NfqueueDecision;
   private readonly fallbackVerdict: number;
   private readonly maxMessage: number;
+  private readonly gso: boolean;
   private readonly arena: Buffer;
   private readonly arenaBase: number;
   private readonly slots: PacketSlot[];
@@ -206,8 +223,10 @@ export class NfqueueSocket {
     this.fallback = opts.failOpen ? NfqueueSocket.ACCEPT : NfqueueSocket.DROP;
     this.fallbackVerdict = opts.failOpen ? NF_ACCEPT : NF_DROP;
     this.maxMessage = opts.copyRange + MESSAGE_OVERHEAD;
+    this.gso = opts.gso;
     // allocUnsafeSlow: its own ArrayBuffer (never a pool slice), whose backing store does not move.
-    this.arena = Buffer.allocUnsafeSlow(4 * this.maxMessage + opts.maxBatch * ARENA_BYTES_PER_SLOT);
+    const large = opts.gso ? ARENA_LARGE_MESSAGES_GSO : ARENA_LARGE_MESSAGES;
+    this.arena = Buffer.allocUnsafeSlow(large * this.maxMessage + opts.maxBatch * ARENA_BYTES_PER_SLOT);
     this.arenaBase = Number(loadKoffi().address(this.arena));
     this.slots = Array.from({ length: opts.maxBatch }, () => new PacketSlot(this.arena));
     this.watcher = new ReadinessWatcher(fd, {
@@ -388,6 +407,12 @@ export class NfqueueSocket {
         this.verdict(id, this.fallbackVerdict, 0, null);
         return 0;
       }
+      // NFQA_SKB_INFO comes only with NFQA_CFG_F_GSO; without it no packet is partial or GSO.
+      const skbInfo = this.gso ? lib.nfq_get_skbinfo(nfad) : 0;
+      const c = this.counters;
+      if (skbInfo & NFQA_SKB_GSO) c.gsoPackets++;
+      if (skbInfo & NFQA_SKB_CSUMNOTREADY) c.partialChecksums++;
+      if (len > c.largestPacket) c.largestPacket = len;
       this.slots[this.count++]!.fill(
         id,
         offset,
@@ -397,6 +422,7 @@ export class NfqueueSocket {
         lib.nfq_get_indev(nfad),
         lib.nfq_get_outdev(nfad),
         lib.nfq_get_nfmark(nfad),
+        skbInfo,
       );
     } catch (err) {
       this.error('parse', `nfqueue ${this.queueNum}: reading a packet failed: ${String(err)}`);

@@ -9,6 +9,19 @@
  * - `pass` → accept (the socket batches plain accepts); `translated` →
  *   accept with the rewritten bytes and the algd mark bit added to the
  *   packet's mark; a drop reason → drop.
+ * - Checksums: a packet the kernel flags CSUMNOTREADY (CHECKSUM_PARTIAL,
+ *   only with the queue's GSO flag) goes to the engine with
+ *   `checksumPartial`, which keeps its L4 field a partial sum. But the
+ *   kernel marks every packet whose bytes a verdict replaces CHECKSUM_NONE
+ *   (nfnetlink_queue.c, nfqnl_mangle), i.e. complete, so a translated
+ *   partial packet has its L4 checksum completed here, over all its L4
+ *   bytes, before the verdict: a packet delivered locally is verified
+ *   against it, and a TCP GSO packet is resegmented on output with
+ *   checksums computed afresh (tcp4/6_gso_segment, since it is no longer
+ *   CHECKSUM_PARTIAL). Except a UDP GSO packet (UDP_SEGMENT senders, UDP
+ *   GRO): the kernel derives its segments' checksums from the field as a
+ *   partial sum whatever its checksum state (__udp_gso_segment), so it
+ *   stays partial.
  * - The driver adds no policy of its own: an algd connection's packet the
  *   engine passes but that should have been translated is the nat guard's
  *   (nat-guard.ts) to drop, in the kernel, which also covers a bypassed queue.
@@ -20,7 +33,9 @@ import type { ProcessOutcome } from '../../engine-counters';
 import type { PacketMeta } from '../../packet-meta';
 import type { PacketProcessor } from '../packet-driver';
 import { ALGD_MARK } from './algd-mark';
+import { completePartialChecksum, decodePacket, IpProtocol, PacketView } from '../../packet';
 import type { InterfaceSides } from './interface-sides';
+import { NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO } from './nfqueue-lib';
 import { NF_INET_HOOK, type NfqueuePacket } from './nfqueue-packet';
 import type { NfqueueDecision } from './nfqueue-socket';
 import { ThrottledLog, type LogFn } from '../throttled-log';
@@ -28,8 +43,9 @@ import { ThrottledLog, type LogFn } from '../throttled-log';
 const ACCEPT: NfqueueDecision = Object.freeze({ verdict: 'accept' });
 const DROP: NfqueueDecision = Object.freeze({ verdict: 'drop' });
 
-function meta(origin: PacketMeta['origin'], stage: PacketMeta['stage']): PacketMeta {
-  return Object.freeze({ origin, stage });
+/** The packet's meta: [complete checksum, partial checksum]. */
+function meta(origin: PacketMeta['origin'], stage: PacketMeta['stage']): readonly [PacketMeta, PacketMeta] {
+  return [Object.freeze({ origin, stage }), Object.freeze({ origin, stage, checksumPartial: true })];
 }
 
 const PRE_PRIVATE = meta('private', 'prerouting');
@@ -48,9 +64,13 @@ class MarkedAccept implements NfqueueDecision {
 export class QueueVerdicts {
   /** Packets from a hook algd does not queue (accepted untouched). */
   unexpected = 0;
+  /** Translated packets whose partial L4 checksum was completed before the verdict. */
+  completedChecksums = 0;
   private readonly decisions: NfqueueDecision[] = [];
   private readonly marked: MarkedAccept[] = [];
   private readonly log: ThrottledLog;
+  /** For completing checksums of translated partial packets. */
+  private readonly view = new PacketView();
 
   constructor(
     private readonly processor: PacketProcessor,
@@ -71,7 +91,7 @@ export class QueueVerdicts {
 
   private decide(p: NfqueuePacket, i: number): NfqueueDecision {
     const sides = this.sides;
-    let m: PacketMeta;
+    let m: readonly [PacketMeta, PacketMeta];
     if (p.hook === NF_INET_HOOK.PRE_ROUTING) {
       m = sides.sideOf(p.inIfIndex) === 'private' ? PRE_PRIVATE : PRE_PUBLIC;
     } else if (p.hook === NF_INET_HOOK.POST_ROUTING) {
@@ -81,8 +101,13 @@ export class QueueVerdicts {
       this.log.report('hook', 'error', `${this.label}: a packet from hook ${p.hook}, which algd does not queue; accepted untouched`);
       return ACCEPT;
     }
-    const outcome: ProcessOutcome = this.processor.process(p.buffer, m, p.offset, p.length);
+    const partial = (p.skbInfo & NFQA_SKB_CSUMNOTREADY) !== 0;
+    const outcome: ProcessOutcome = this.processor.process(p.buffer, m[partial ? 1 : 0], p.offset, p.length);
     if (outcome === 'translated') {
+      if (partial && decodePacket(p.buffer, this.view, p.offset, p.length) === undefined && !((p.skbInfo & NFQA_SKB_GSO) !== 0 && this.view.protocol === IpProtocol.UDP)) {
+        completePartialChecksum(this.view);
+        this.completedChecksums++;
+      }
       const d = (this.marked[i] ??= new MarkedAccept());
       d.modified = p.payload;
       d.mark = (p.mark | ALGD_MARK) >>> 0;

@@ -1,6 +1,7 @@
 import { endpoint, ipAddress, port } from '@algd/sdk';
 
 import { InterfaceSides } from '../../../../host/nat-engine/drivers/nfqueue/interface-sides';
+import { NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO } from '../../../../host/nat-engine/drivers/nfqueue/nfqueue-lib';
 import { NF_INET_HOOK, type NfqueuePacket } from '../../../../host/nat-engine/drivers/nfqueue/nfqueue-packet';
 import { QueueVerdicts } from '../../../../host/nat-engine/drivers/nfqueue/queue-verdicts';
 import { NatEngine } from '../../../../host/nat-engine/nat-engine';
@@ -19,7 +20,7 @@ const tcp = (srcPort: number, dstPort: number, flags: number): L4Spec => ({ kind
 const udp = (srcPort: number, dstPort: number, text: string): L4Spec => ({ kind: 'udp', srcPort, dstPort, payload: Buffer.from(text) });
 
 /** A queued packet as the socket hands it over: inside a larger receive buffer, at an offset. */
-function queued(bytes: Buffer, fields: { hook: number; in?: number; out?: number; mark?: number }): NfqueuePacket {
+function queued(bytes: Buffer, fields: { hook: number; in?: number; out?: number; mark?: number; skbInfo?: number }): NfqueuePacket {
   const buffer = Buffer.alloc(bytes.length + 100, 0xee);
   bytes.copy(buffer, 40);
   return {
@@ -35,6 +36,7 @@ function queued(bytes: Buffer, fields: { hook: number; in?: number; out?: number
     inIfIndex: fields.in ?? 0,
     outIfIndex: fields.out ?? 0,
     mark: fields.mark ?? 0,
+    skbInfo: fields.skbInfo ?? 0,
   };
 }
 
@@ -99,6 +101,45 @@ describe('QueueVerdicts: the nfqueue driver\'s packets to engine calls to verdic
     const stray = buildPacket(v4(CLIENT, SERVER), tcp(50000, 20, TCP_FLAGS.ACK));
     const [d] = verdicts.handle([queued(stray, { hook: NF_INET_HOOK.POST_ROUTING, in: PRIV, out: PUB, mark: 0x20000000 })]);
     expect(d).toEqual({ verdict: 'accept' });
+  });
+
+  it('a partial-checksum packet (CSUMNOTREADY) goes to the engine with checksumPartial and leaves translated with a complete checksum', () => {
+    const { verdicts, seen } = setup();
+    const syn = queued(buildPacket(v4(CLIENT, SERVER), tcp(40000, 21, TCP_FLAGS.SYN)), { hook: NF_INET_HOOK.PRE_ROUTING, in: PRIV });
+    const replyBytes = buildPacket(v4('127.0.0.1', CLIENT), tcp(3001, 40000, TCP_FLAGS.SYN | TCP_FLAGS.ACK));
+    // As CHECKSUM_PARTIAL leaves it: the TCP field holds the folded pseudo-header sum (127.0.0.1, CLIENT, 6, 20).
+    const pseudo = 0x7f00 + 0x0001 + 0xc633 + 0x6402 + 6 + 20;
+    replyBytes.writeUInt16BE((pseudo & 0xffff) + (pseudo >>> 16), 36);
+    const reply = queued(replyBytes, { hook: NF_INET_HOOK.POST_ROUTING, in: 0, out: PRIV, skbInfo: NFQA_SKB_CSUMNOTREADY | NFQA_SKB_GSO });
+    const [, d] = verdicts.handle([syn, reply]);
+    expect(seen[1]).toEqual({ origin: 'local', stage: 'postrouting', checksumPartial: true });
+    expect(toHex(d!.modified!)).toBe(toHex(buildPacket(v4(SERVER, CLIENT), tcp(21, 40000, TCP_FLAGS.SYN | TCP_FLAGS.ACK))));
+    expect(verdicts.completedChecksums).toBe(1);
+  });
+
+  it('a partial UDP GSO packet stays partial (the kernel segments it from the partial sum); a partial non-GSO one is completed', () => {
+    const { engine, verdicts } = setup();
+    engine.createMapping({ protocol: 'udp', private: endpoint(CLIENT, 8000), public: endpoint(GW_PUBLIC, 61002), remote: { address: ipAddress(SERVER) }, direction: 'outbound', persistent: true, owner: 't' });
+    // UDP 8000 -> 9000, 'x': pseudo-header sum of (CLIENT, SERVER, 17, 9) as the field.
+    const partialOf = (src: string): Buffer => {
+      const b = buildPacket(v4(src, SERVER), udp(8000, 9000, 'x'));
+      const words = [...src.split('.'), ...SERVER.split('.')].map(Number);
+      let sum = 17 + 9;
+      for (let i = 0; i < 8; i += 2) sum += (words[i]! << 8) | words[i + 1]!;
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      b.writeUInt16BE(sum, 26);
+      return b;
+    };
+    const gso = queued(partialOf(CLIENT), { hook: NF_INET_HOOK.POST_ROUTING, in: PRIV, out: PUB, skbInfo: NFQA_SKB_CSUMNOTREADY | NFQA_SKB_GSO });
+    const [d] = verdicts.handle([gso]);
+    // Still the pseudo-header sum, now of the new source (the port is not in it).
+    const expected = partialOf(GW_PUBLIC);
+    expected.writeUInt16BE(61002, 20);
+    expect(toHex(d!.modified!)).toBe(toHex(expected));
+    expect(verdicts.completedChecksums).toBe(0);
+    const [e] = verdicts.handle([queued(partialOf(CLIENT), { hook: NF_INET_HOOK.POST_ROUTING, in: PRIV, out: PUB, skbInfo: NFQA_SKB_CSUMNOTREADY })]);
+    expect(toHex(e!.modified!)).toBe(toHex(buildPacket(v4(GW_PUBLIC, SERVER), udp(61002, 9000, 'x'))));
+    expect(verdicts.completedChecksums).toBe(1);
   });
 
   it('accepts, untouched and counted, a packet from a hook algd does not queue', () => {

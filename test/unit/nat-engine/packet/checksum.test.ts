@@ -56,6 +56,24 @@ describe('onesComplementSum / internetChecksum', () => {
       expect(internetChecksum(new Uint8Array(length).fill(0xff), 0, length)).toBe(referenceChecksum(new Uint8Array(length).fill(0xff)));
     }
   });
+
+  it('the wide (32-bit word) path for long ranges matches the reference at any alignment, start parity, initial and odd length', () => {
+    const arena = new Uint8Array(12_000);
+    fc.assert(fc.property(
+      fc.uint8Array({ minLength: 256, maxLength: 3000 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 0xffff }),
+      (bytes, viewOffset, start, initial) => {
+        // A view at an arbitrary byteOffset of a shared buffer, as packets in a receive arena are.
+        const view = new Uint8Array(arena.buffer, viewOffset, bytes.length + start + 3);
+        view.fill(0xa5);
+        view.set(bytes, start);
+        const withInitial = Uint8Array.of(initial >> 8, initial & 0xff, ...bytes);
+        expect(~onesComplementSum(view, start, start + bytes.length, initial) & 0xffff).toBe(referenceChecksum(withInitial));
+      },
+    ), { seed: SEED, numRuns: 3000 });
+    expect(onesComplementSum(new Uint8Array(1000), 1, 999)).toBe(0);
+    expect(onesComplementSum(new Uint8Array(1000).fill(0xff), 1, 999)).toBe(0xffff);
+    expect(onesComplementSum(new Uint8Array(1000), 1, 999, 0xffff)).toBe(0xffff);
+  });
 });
 
 describe('RFC 1624 incremental update', () => {

@@ -32,7 +32,7 @@ describe('decodePacket: IPv4', () => {
       srcAddrOffset: 12, dstAddrOffset: 16, addrLength: 4,
       l4Offset: 20, l4Length: 28, srcPort: 40000, dstPort: 21, tcpFlags: 0x02,
       payloadOffset: 48, payloadLength: 0, l4ChecksumOffset: 36,
-      icmpType: -1, icmpCode: -1, inner: undefined, embedded: false, jumbogram: false,
+      icmpType: -1, icmpCode: -1, inner: undefined, embedded: false, jumbogram: false, checksumPartial: false,
     });
     expect(v.isTcp()).toBe(true);
     expect(v.isUdp()).toBe(false);
