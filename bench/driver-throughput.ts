@@ -50,6 +50,7 @@ import type { LabProcess } from '../host/lab/lab-process';
 import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../host/lab/topology';
 import { ALGD_MARK } from '../host/nat-engine/drivers/nfqueue/algd-mark';
 import { BULK_TCP, parseBulk, type BulkResult } from './bulk-tcp';
+import { labCaptureSpec } from '../host/lab/lab-capture-spec';
 
 const ROOT = resolve(__dirname, '../../..');
 const OUT_DIR = join(ROOT, 'bench/out');
@@ -290,16 +291,7 @@ class Bench {
 
   /** Starts the harness (engine + driver) in the gateway and maps 203.0.113.1:61000 → 198.51.100.2:50000 for the server. */
   async startHarness(): Promise<void> {
-    const spec = {
-      adapters: [
-        { name: GATEWAY_PRIVATE_IFACE, side: 'private' },
-        { name: GATEWAY_PUBLIC_IFACE, side: 'public' },
-      ],
-      controlPorts: [],
-      listenerPorts: { from: 3000, to: 5000 },
-      mappingPorts: { from: 61000, to: 64999 },
-      families: [4],
-    };
+    const spec = labCaptureSpec({ controlPorts: [], families: [4] });
     const stateDir = join(this.lab.workDir, 'harness-state');
     mkdirSync(stateDir, { recursive: true });
     const node = [process.execPath, ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(OUT_DIR, 'prof')}`] : [])];

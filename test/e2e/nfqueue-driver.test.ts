@@ -23,6 +23,7 @@ import type { LabProcess } from '../../host/lab/lab-process';
 import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topology';
 import { describeLab, useLab } from '../lab/require-lab';
 import { ALGD_BIN } from '../support/algd-process';
+import { labCaptureSpec } from '../../host/lab/lab-capture-spec';
 
 jest.setTimeout(60_000);
 
@@ -323,16 +324,7 @@ describeLab('the nfqueue driver (engine, driver and kernel together)', () => {
 
     beforeAll(async () => {
       stateDir = join(lab().workDir, 'harness-state');
-      const spec = {
-        adapters: [
-          { name: GATEWAY_PRIVATE_IFACE, side: 'private' },
-          { name: GATEWAY_PUBLIC_IFACE, side: 'public' },
-        ],
-        controlPorts: [{ protocol: 'tcp', port: 21 }],
-        listenerPorts: { from: 3000, to: 5000 },
-        mappingPorts: { from: 61000, to: 64999 },
-        families: [4, 6],
-      };
+      const spec = labCaptureSpec();
       const redirects = [
         { protocol: 'tcp', port: 21, listener: LISTENER_V4 },
         { protocol: 'tcp', port: 21, listener: LISTENER_V6 },
@@ -600,16 +592,7 @@ describeLab('the nfqueue driver with veth offloads on (GSO super-packets, partia
     if (!existsSync(join(DIST, 'host/nat-engine/drivers/nfqueue/nfqueue-driver.js'))) throw new Error(`${DIST} lacks the nfqueue driver: run \`npm run build\` first`);
     const offloads = (await lab().execOk('gateway', ['ethtool', '-k', GATEWAY_PUBLIC_IFACE])).stdout;
     expect(offloads).toMatch(/^tcp-segmentation-offload: on/m);
-    const spec = {
-      adapters: [
-        { name: GATEWAY_PRIVATE_IFACE, side: 'private' },
-        { name: GATEWAY_PUBLIC_IFACE, side: 'public' },
-      ],
-      controlPorts: [],
-      listenerPorts: { from: 3000, to: 5000 },
-      mappingPorts: { from: 61000, to: 64999 },
-      families: [4],
-    };
+    const spec = labCaptureSpec({ controlPorts: [], families: [4] });
     harness = lab().spawn('gateway', [process.execPath, '-e', HARNESS, JSON.stringify({ dist: DIST, queueNum: HARNESS_QUEUE, stateDir: join(lab().workDir, 'gso-state'), spec, redirects: [] })]);
     await harness.waitForOutput(/^READY$/m, WAIT_MS, 'stdout');
   });

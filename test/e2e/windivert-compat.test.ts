@@ -24,6 +24,7 @@ import { describeLab, useLab } from '../lab/require-lab';
 import { runHarness, stopHarness } from '../support/lab-harness';
 import { buildPacket, toHex } from '../support/packets';
 import { findTool } from '../support/require-tool';
+import { labCaptureSpec } from '../../host/lab/lab-capture-spec';
 
 jest.setTimeout(90_000);
 
@@ -36,16 +37,7 @@ const WAIT_MS = 10_000;
 /** How long "nothing arrived" is watched for. */
 const SETTLE_MS = 700;
 
-const SPEC: CaptureSpec = {
-  adapters: [
-    { name: GATEWAY_PRIVATE_IFACE, side: 'private' },
-    { name: GATEWAY_PUBLIC_IFACE, side: 'public' },
-  ],
-  controlPorts: [{ protocol: 'udp', port: port(PORT) }],
-  listenerPorts: { from: 3000, to: 5000 },
-  mappingPorts: { from: 61000, to: 64999 },
-  families: [4, 6],
-};
+const SPEC: CaptureSpec = labCaptureSpec({ controlPorts: [{ protocol: 'udp', port: port(PORT) }] });
 
 /** Server: prints every datagram on ports 7000 and 7001 as "RX <port> <hex>". */
 const RECEIVER = `

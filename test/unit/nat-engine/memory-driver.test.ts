@@ -3,14 +3,9 @@ import { MemoryDriver, type DeliveredPacket } from '../../../host/nat-engine/dri
 import type { CaptureSpec } from '../../../host/nat-engine/drivers/capture-spec';
 import { NatEngine } from '../../../host/nat-engine/nat-engine';
 import { buildPacket, TCP_FLAGS, toHex } from '../../support/packets';
+import { labCaptureSpec } from '../../../host/lab/lab-capture-spec';
 
-const spec: CaptureSpec = {
-  adapters: [{ name: 'priv0', side: 'private' }, { name: 'pub0', side: 'public' }],
-  controlPorts: [{ protocol: 'tcp', port: port(21) }],
-  listenerPorts: { from: 3000, to: 5000 },
-  mappingPorts: { from: 61000, to: 64999 },
-  families: [4, 6],
-};
+const spec: CaptureSpec = labCaptureSpec();
 
 describe('memory driver', () => {
   const syn = buildPacket({ family: 4, src: '198.51.100.2', dst: '203.0.113.2', ttl: 64 }, { kind: 'tcp', srcPort: 40000, dstPort: 21, flags: TCP_FLAGS.SYN });

@@ -15,22 +15,16 @@ import { buildWindivertFilter } from '../../../../host/nat-engine/drivers/windiv
 import { loadWindivertLib, type WindivertLib } from '../../../../host/nat-engine/drivers/windivert/windivert-lib';
 import { buildPacket, TCP_FLAGS, toHex, type IpSpec, type L4Spec } from '../../../support/packets';
 import { describeIfTool } from '../../../support/require-tool';
+import { labCaptureSpec } from '../../../../host/lab/lab-capture-spec';
 
 jest.setTimeout(60_000);
 
-const SPEC: CaptureSpec = {
-  adapters: [
-    { name: 'priv0', side: 'private' },
-    { name: 'pub0', side: 'public' },
-  ],
+const SPEC: CaptureSpec = labCaptureSpec({
   controlPorts: [
     { protocol: 'tcp', port: port(21) },
     { protocol: 'udp', port: port(5060) },
   ],
-  listenerPorts: { from: 3000, to: 5000 },
-  mappingPorts: { from: 61000, to: 64999 },
-  families: [4, 6],
-};
+});
 const PRIV = 2;
 const PUB = 3;
 const LO = 1;

@@ -10,21 +10,13 @@ import { NatEngine } from '../../../../host/nat-engine/nat-engine';
 import type { PacketMeta } from '../../../../host/nat-engine/packet-meta';
 import { buildPacket, TCP_FLAGS, toHex } from '../../../support/packets';
 import { FakeSource, FakeWindivertLib, fixedAddresses, type Seen } from './fake-windivert';
+import { labCaptureSpec } from '../../../../host/lab/lab-capture-spec';
 
 const PRIV = 2;
 const PUB = 3;
 const LO = 1;
 
-const SPEC: CaptureSpec = {
-  adapters: [
-    { name: 'priv0', side: 'private' },
-    { name: 'pub0', side: 'public' },
-  ],
-  controlPorts: [{ protocol: 'tcp', port: port(21) }],
-  listenerPorts: { from: 3000, to: 5000 },
-  mappingPorts: { from: 61000, to: 64999 },
-  families: [4, 6],
-};
+const SPEC: CaptureSpec = labCaptureSpec();
 
 const INDEXES: Record<string, number> = { priv0: PRIV, pub0: PUB };
 

@@ -1,6 +1,7 @@
 import type { CaptureSpec } from '../../../../host/nat-engine/drivers/capture-spec';
 import { buildWindivertFilter, WindivertFilterError } from '../../../../host/nat-engine/drivers/windivert/windivert-filter';
 import { port } from '@algd/sdk';
+import { labCaptureSpec } from '../../../../host/lab/lab-capture-spec';
 
 const INDEXES = new Map([
   ['priv0', 2],
@@ -9,16 +10,7 @@ const INDEXES = new Map([
   ['wan2', 11],
 ]);
 
-const BASE: CaptureSpec = {
-  adapters: [
-    { name: 'priv0', side: 'private' },
-    { name: 'pub0', side: 'public' },
-  ],
-  controlPorts: [{ protocol: 'tcp', port: port(21) }],
-  listenerPorts: { from: 3000, to: 5000 },
-  mappingPorts: { from: 61000, to: 64999 },
-  families: [4, 6],
-};
+const BASE: CaptureSpec = labCaptureSpec();
 
 describe('buildWindivertFilter', () => {
   it('captures FTP control, listener replies and inbound data channels for one private and one public adapter', () => {
