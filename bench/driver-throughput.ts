@@ -51,6 +51,7 @@ import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../host/lab/topolog
 import { ALGD_MARK } from '../host/nat-engine/drivers/nfqueue/algd-mark';
 import { BULK_TCP, parseBulk, type BulkResult } from './bulk-tcp';
 import { labCaptureSpec } from '../host/lab/lab-capture-spec';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const ROOT = resolve(__dirname, '../../..');
 const OUT_DIR = join(ROOT, 'bench/out');
@@ -144,7 +145,6 @@ interface Run {
   };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

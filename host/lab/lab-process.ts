@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 
 import type { LabHost } from './lab-names';
-import { describeArgv } from './run-command';
+import { describeArgv } from '../os/run-command';
 
 /** How a process ended. */
 export interface ProcessExit {

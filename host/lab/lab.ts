@@ -32,7 +32,7 @@ import { labNamespaceOwner, newLabNames, type LabHost } from './lab-names';
 import { LabProcess } from './lab-process';
 import { LabReaper } from './lab-reaper';
 import { deleteNetns, isProcessAlive, listNetns } from './netns';
-import { assertOk, runCommand, runOk, type CommandResult } from './run-command';
+import { assertOk, runCommand, runOk, type CommandResult } from '../os/run-command';
 import { buildTopology, resolveLabOptions, type LabOptions, type ResolvedLabOptions } from './topology';
 
 export type { LabHost } from './lab-names';

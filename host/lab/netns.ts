@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 
 import { parseNetnsList } from './lab-names';
-import { runCommand, runOk } from './run-command';
+import { runCommand, runOk } from '../os/run-command';
 
 const POLL_MS = 25;
 

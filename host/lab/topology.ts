@@ -31,7 +31,7 @@ import {
   SERVER_V6,
 } from './addresses';
 import type { LabHost } from './lab-names';
-import { runOk } from './run-command';
+import { runOk } from '../os/run-command';
 
 /** The gateway's interface towards the client: the "private" adapter in algd configs. */
 export const GATEWAY_PRIVATE_IFACE = 'priv0';

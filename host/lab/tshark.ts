@@ -5,7 +5,7 @@
  * included.
  */
 
-import { runOk } from './run-command';
+import { runOk } from '../os/run-command';
 
 const BAD_CHECKSUM = ['ip', 'tcp', 'udp', 'icmp', 'icmpv6'].map((p) => `${p}.checksum.status == 0`).join(' or ');
 

@@ -19,6 +19,8 @@ import { runHarness, stopHarness } from '../support/lab-harness';
 import { GATEWAY_PRIVATE_IFACE } from '../../host/lab/topology';
 import { IptablesRules, nfqueueTarget, type AlgdRule } from '../../host/nat-engine/drivers/nfqueue/iptables-rules';
 import { loadNfqueueLib, NfqueueUnavailableError } from '../../host/nat-engine/drivers/nfqueue/nfqueue-lib';
+import { until } from '../support/wait';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 jest.setTimeout(60_000);
 
@@ -120,15 +122,6 @@ interface HelperResult {
   batchSizes: number[];
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describeLab('the nfqueue binding (libnetfilter_queue through koffi)', () => {
   const lab = useLab({ name: 'nfq' });

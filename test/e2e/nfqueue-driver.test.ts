@@ -24,6 +24,7 @@ import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topo
 import { describeLab, useLab } from '../lab/require-lab';
 import { ALGD_BIN } from '../support/algd-process';
 import { labCaptureSpec } from '../../host/lab/lab-capture-spec';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 jest.setTimeout(60_000);
 
@@ -237,7 +238,6 @@ interface HarnessStats {
   flows: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Every algd rule, chain and table in the gateway: iptables and ip6tables (raw, nat, mangle) and nftables. */
 async function algdLeftovers(lab: Lab): Promise<string[]> {

@@ -25,6 +25,8 @@ import { runHarness, stopHarness } from '../support/lab-harness';
 import { buildPacket, toHex } from '../support/packets';
 import { findTool } from '../support/require-tool';
 import { labCaptureSpec } from '../../host/lab/lab-capture-spec';
+import { until } from '../support/wait';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 jest.setTimeout(90_000);
 
@@ -253,15 +255,6 @@ interface HarnessResult {
   stats: { batches: number; received: number; sent: number; sendErrors: number[]; recvErrors: number[] };
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const REQUIRE_ALL = process.env['ALGD_REQUIRE_ALL'] === '1';
 const describeCompat = findTool('gcc') !== undefined || REQUIRE_ALL ? describeLab : describe.skip;

@@ -4,7 +4,7 @@
  * so every one of them can be handed a fake runner in tests.
  */
 
-import { execFile } from 'node:child_process';
+import { CommandError as RunError, runCommand } from '../../../os/run-command';
 
 export interface CommandOutcome {
   readonly code: number;
@@ -27,19 +27,17 @@ export class CommandError extends Error {
   }
 }
 
-/** The real runner: execFile, killed after `timeoutMs`. */
-export function execFileRunner(timeoutMs: number, wrap: (message: string, argv: readonly string[], code?: string) => Error = (m, a, c) => new CommandError(m, a, c)): CommandRunner {
-  return (argv, input) =>
-    new Promise((resolve, reject) => {
-      const child = execFile(argv[0]!, argv.slice(1), { timeout: timeoutMs, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') {
-          const why = err.killed ? `timed out after ${timeoutMs} ms` : err.message;
-          reject(wrap(`\`${argv.join(' ')}\` could not run: ${why}`, argv, typeof err.code === 'string' ? err.code : undefined));
-          return;
-        }
-        resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
-      });
-      child.stdin?.on('error', () => undefined);
-      child.stdin?.end(input ?? '');
-    });
+/** The real runner: host/os's runCommand, killed after `timeoutMs`; a command ended by a signal counts as not run. */
+export function processRunner(timeoutMs: number, wrap: (message: string, argv: readonly string[], code?: string) => Error = (m, a, c) => new CommandError(m, a, c)): CommandRunner {
+  return async (argv, input) => {
+    let result;
+    try {
+      result = await runCommand(argv, { timeoutMs, ...(input === undefined ? {} : { input }) });
+    } catch (err) {
+      if (!(err instanceof RunError)) throw err;
+      throw wrap(`\`${argv.join(' ')}\` could not run: ${err.message}`, argv, err.errno);
+    }
+    if (result.code === null) throw wrap(`\`${argv.join(' ')}\` could not run: ended by ${result.signal ?? 'a signal'}`, argv);
+    return { code: result.code, stdout: result.stdout, stderr: result.stderr };
+  };
 }

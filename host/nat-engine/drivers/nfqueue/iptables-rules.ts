@@ -17,10 +17,10 @@
  * a crashed run is flushed and reused; the jump is never duplicated.
  *
  * Rules are argv fragments (`['-p', 'udp', '--dport', '5060', ...nfqueueTarget(0)]`),
- * run with execFile, never through a shell.
+ * run without a shell (host/os/run-command.ts).
  */
 
-import { execFileRunner, type CommandOutcome, type CommandRunner } from './command-runner';
+import { processRunner, type CommandOutcome, type CommandRunner } from './command-runner';
 
 export type IpFamily = 4 | 6;
 export type AlgdHook = 'PREROUTING' | 'OUTPUT' | 'POSTROUTING';
@@ -102,7 +102,7 @@ export class IptablesRules {
   constructor(opts: IptablesRulesOptions = {}) {
     this.families = opts.families ?? [4, 6];
     this.binaries = opts.binaries ?? { 4: 'iptables', 6: 'ip6tables' };
-    this.run = opts.run ?? execFileRunner(opts.timeoutMs ?? 10_000, (message, argv, code) => Object.assign(new IptablesError(message, argv), { code }));
+    this.run = opts.run ?? processRunner(opts.timeoutMs ?? 10_000, (message, argv, code) => Object.assign(new IptablesError(message, argv), { code }));
     this.prefix = opts.netns === undefined ? [] : ['ip', 'netns', 'exec', opts.netns];
   }
 

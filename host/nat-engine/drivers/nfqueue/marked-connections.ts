@@ -11,11 +11,11 @@
  */
 
 import { ALGD_MARK_MATCH } from './algd-mark';
-import { execFileRunner, type CommandRunner } from './command-runner';
+import { processRunner, type CommandRunner } from './command-runner';
 import type { IpFamily } from './iptables-rules';
 
 /** Deletes every marked entry of `families`; resolves with how many were deleted, undefined when the conntrack tool is missing. */
-export async function deleteMarkedConnections(families: readonly IpFamily[], run: CommandRunner = execFileRunner(10_000)): Promise<number | undefined> {
+export async function deleteMarkedConnections(families: readonly IpFamily[], run: CommandRunner = processRunner(10_000)): Promise<number | undefined> {
   let deleted = 0;
   for (const family of families) {
     let out;

@@ -43,7 +43,7 @@
  */
 
 import { ALGD_MARK } from './algd-mark';
-import { execFileRunner, type CommandRunner } from './command-runner';
+import { processRunner, type CommandRunner } from './command-runner';
 import type { IpFamily } from './iptables-rules';
 
 export const NAT_GUARD_TABLE = 'algd';
@@ -102,7 +102,7 @@ export class NatGuard {
   private readonly prefix: readonly string[];
 
   constructor(private readonly opts: NatGuardOptions) {
-    this.run = opts.run ?? execFileRunner(10_000);
+    this.run = opts.run ?? processRunner(10_000);
     this.prefix = opts.netns === undefined ? [] : ['ip', 'netns', 'exec', opts.netns];
   }
 

@@ -1,6 +1,7 @@
 /**
  * Runs one command to completion without a shell: argv goes to the kernel
- * as is, so nothing in it is ever interpolated.
+ * as is, so nothing in it is ever interpolated. Used by the lab and by the
+ * nfqueue driver's rule managers (iptables, nft, conntrack).
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,13 +29,17 @@ export interface RunCommandOptions {
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 
-/** A command that could not run, timed out, or (from `runOk`) exited non-zero. */
+/**
+ * A command that could not run, timed out, or (from `runOk`) exited
+ * non-zero. `errno` names why it could not start (`ENOENT`: no such program).
+ */
 export class CommandError extends Error {
   override readonly name = 'CommandError';
   constructor(
     message: string,
     readonly argv: readonly string[],
     readonly result?: CommandResult,
+    readonly errno?: string,
   ) {
     super(message);
   }
@@ -68,9 +73,9 @@ export function runCommand(argv: readonly string[], opts: RunCommandOptions = {}
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
-    child.once('error', (err) => {
+    child.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new CommandError(`cannot run ${describeArgv(argv)}: ${err.message}`, argv));
+      reject(new CommandError(`cannot run ${describeArgv(argv)}: ${err.message}`, argv, undefined, err.code));
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
