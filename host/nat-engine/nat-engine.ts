@@ -59,6 +59,8 @@ export class NatEngine {
   private readonly outboundMappings = new Map<number, Mapping[]>();
   /** Every mapping not yet released: active ones and ended ones whose connections still live. */
   private readonly mappings = new Map<number, Mapping>();
+  /** Active mappings by protocol and public endpoint: one public endpoint carries one mapping at a time. */
+  private readonly activeByPublic = new Map<string, Mapping>();
   private readonly originalDestinations = new Map<string, Flow<FlowTranslation>>();
   private nextId = 1;
 
@@ -95,11 +97,10 @@ export class NatEngine {
   createMapping(spec: MappingSpec): Mapping {
     const mapping = new Mapping(this.nextId++, spec, this.now());
     const proto = protocolNumber(mapping.protocol);
-    for (const other of this.mappings.values()) {
-      if (other.active && other.protocol === mapping.protocol && other.spec.public.port === spec.public.port && other.spec.public.address === spec.public.address) {
-        throw new Error(`public endpoint ${formatEndpoint(spec.public)} is already mapped (${other.describe()})`);
-      }
-    }
+    const publicKey = publicEndpointKey(mapping);
+    const other = this.activeByPublic.get(publicKey);
+    if (other) throw new Error(`public endpoint ${formatEndpoint(spec.public)} is already mapped (${other.describe()})`);
+    this.activeByPublic.set(publicKey, mapping);
     this.mappings.set(mapping.id, mapping);
     if (mapping.direction !== 'outbound') addToIndex(this.inboundMappings, mappingKey(proto, mapping.public.port), mapping);
     if (mapping.direction !== 'inbound') addToIndex(this.outboundMappings, mappingKey(proto, mapping.private.port), mapping);
@@ -288,6 +289,8 @@ export class NatEngine {
 
   private endMapping(m: Mapping, reason: MappingEndReason): void {
     m.endReason = reason;
+    const publicKey = publicEndpointKey(m);
+    if (this.activeByPublic.get(publicKey) === m) this.activeByPublic.delete(publicKey);
     const proto = protocolNumber(m.protocol);
     removeFromIndex(this.inboundMappings, mappingKey(proto, m.public.port), m);
     removeFromIndex(this.outboundMappings, mappingKey(proto, m.private.port), m);
@@ -406,6 +409,10 @@ function redirectKey(protocol: number, family: 4 | 6, dstPort: number): number {
 
 function mappingKey(protocol: number, p: number): number {
   return protocol * 65536 + p;
+}
+
+function publicEndpointKey(m: Mapping): string {
+  return `${m.protocol} ${formatEndpoint(m.public.endpoint)}`;
 }
 
 function originalDestinationKey(protocol: TransportProtocol, peer: Endpoint, listener: Endpoint): string {

@@ -209,6 +209,10 @@ describe('NatEngine: data-channel mappings', () => {
     engine.createMapping(activeFtp);
     expect(() => engine.createMapping({ ...activeFtp, private: endpoint(CLIENT, 50001) })).toThrow(/already mapped/);
     expect(() => engine.createMapping({ ...activeFtp, public: endpoint('2001:db8:2::1', 61000) })).toThrow(/IPv4 and IPv6/);
+    // UDP on the same public endpoint is another mapping; once the TCP one has ended its endpoint is free again.
+    expect(engine.createMapping({ ...activeFtp, protocol: 'udp' }).protocol).toBe('udp');
+    engine.removeMapping(engine.listMappings().find((m) => m.protocol === 'tcp')!);
+    expect(engine.createMapping({ ...activeFtp, private: endpoint(CLIENT, 50001) }).active).toBe(true);
   });
 
   it('applies destination rewrites before routing and source rewrites after it', () => {
