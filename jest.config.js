@@ -7,7 +7,7 @@
 const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] },
-  moduleNameMapper: { '^@algd/sdk$': '<rootDir>/sdk/src/index.ts', '^@algd/plugin-([a-z]+)$': '<rootDir>/plugins/$1/src/index.ts' },
+  moduleNameMapper: { '^@algd/sdk$': '<rootDir>/sdk/src/index.ts', '^@algd/sdk/(runtime|testing)$': '<rootDir>/sdk/src/$1/index.ts', '^@algd/plugin-([a-z]+)$': '<rootDir>/plugins/$1/src/index.ts' },
 };
 module.exports = {
   reporters: ['default', '<rootDir>/test/support/require-all-reporter.js'],

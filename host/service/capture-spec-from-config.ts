@@ -1,12 +1,12 @@
+import ftp from '@algd/plugin-ftp';
+import rtsp from '@algd/plugin-rtsp';
+import sip from '@algd/plugin-sip';
 import type { ControlChannelSpec } from '@algd/sdk';
-import { controlChannels as ftp } from '@algd/plugin-ftp';
-import { controlChannels as rtsp } from '@algd/plugin-rtsp';
-import { controlChannels as sip } from '@algd/plugin-sip';
 import type { AlgdConfig } from '../config/config-schema';
 import type { CaptureSpec } from '../nat-engine/drivers/capture-spec';
 
 /** The control channels of the built-in plugins, by plugin name. */
-const BUILTIN_CONTROL_CHANNELS: Readonly<Record<string, readonly ControlChannelSpec[]>> = { ftp, sip, rtsp };
+const BUILTIN_CONTROL_CHANNELS: Readonly<Record<string, readonly ControlChannelSpec[]>> = { ftp: ftp.controlChannels, sip: sip.controlChannels, rtsp: rtsp.controlChannels };
 
 /** What the driver must capture for this configuration: the control ports of enabled plugins, listener and mapping ranges. */
 export function captureSpecFromConfig(config: AlgdConfig): CaptureSpec {

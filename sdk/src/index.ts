@@ -1,12 +1,19 @@
 /**
  * `@algd/sdk`: everything a plugin for the algd application-level gateway
- * host may use. Plugins import nothing else from algd.
+ * host may use. Plugins import nothing else from algd. The test kit is
+ * `@algd/sdk/testing`.
  *
  * @packageDocumentation
  */
 
-/** The plugin API version this SDK implements (semver). */
-export const SDK_API_VERSION = '0.1.0';
-
+export * from './api-version';
 export * from './net';
 export * from './control-channel';
+export * from './plugin';
+export * from './context';
+export * from './session';
+export * from './data-channel';
+export * from './port-reservation';
+export * from './verdict';
+export * from './logger';
+export * from './framing/framing';

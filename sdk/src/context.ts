@@ -1,0 +1,39 @@
+import type { DataChannel, DataChannelRequest } from './data-channel';
+import type { PluginLogger } from './logger';
+import type { IpAddress } from './net';
+import type { PortReservation, PortReservationRequest } from './port-reservation';
+import type { SessionInfo } from './session';
+
+/**
+ * What a handler gets with each message: the session, the plugin's
+ * options, the session's state and the host's services (the ALG API's
+ * IApplicationGatewayServices). Service calls are asynchronous: the host
+ * answers them from outside the plugin's worker.
+ */
+export interface SessionContext<Options = unknown, State = unknown> {
+  readonly session: SessionInfo;
+  /** The plugin's options as its `options` parser returned them. */
+  readonly options: Options;
+  /**
+   * The session's state. Assign or mutate it freely; what it holds when the
+   * handler returns is what the next handler of the session sees. It must
+   * be structured-cloneable plain data (objects, arrays, numbers, strings,
+   * Maps, typed arrays): it travels between threads, and a worker that dies
+   * loses nothing.
+   */
+  state: State;
+  /** Log lines carry the plugin name and the session id. */
+  readonly log: PluginLogger;
+  /** Adds to one of the plugin's counters (shown by `algd status`), e.g. `count('bounce-refused')`. */
+  count(counter: string, by?: number): void;
+  /** Opens a data channel for this session; it ends at the latest with the session. */
+  createDataChannel(request: DataChannelRequest): Promise<DataChannel>;
+  /** Ends a data channel of this session; connections already made through it continue. */
+  removeDataChannel(channel: number): Promise<void>;
+  /** Holds public ports for this session (ReservePort). */
+  reservePorts(request: PortReservationRequest): Promise<PortReservation>;
+  /** Gives reserved ports back (ReleaseReservedPort). Ports in use by a data channel stay with it. */
+  releasePorts(reservation: number): Promise<void>;
+  /** The gateway address the OS would use as the source towards `destination` (GetBestSourceAddressForDestinationAddress). */
+  bestSourceAddress(destination: IpAddress): Promise<IpAddress>;
+}

@@ -1,0 +1,62 @@
+import type { Endpoint, IpAddress, Port, TransportProtocol } from './net';
+
+/**
+ * Which way a data channel's connection may be opened:
+ * `inbound` from the remote peer to the public endpoint (the gateway
+ * forwards it to the private one: active FTP, an incoming RTP stream),
+ * `outbound` from the private endpoint to the remote peer (its source shown
+ * as the public endpoint), or `both`.
+ */
+export type DataChannelDirection = 'inbound' | 'outbound' | 'both';
+
+/**
+ * A data channel the plugin asks for (the ALG API's CreateDataChannel and
+ * CreatePersistentDataChannel). The host checks it against the session:
+ * the private endpoint must belong to one of the session's own peers (no
+ * bounce to third parties), and each session has a cap on channels.
+ */
+export interface DataChannelRequest {
+  readonly protocol: TransportProtocol;
+  /** The internal endpoint: the session peer's announced address and port. */
+  readonly private: Endpoint;
+  /**
+   * The gateway's public endpoint for the channel: a port this session
+   * reserved with `reservePorts`, or the session's `boundary` endpoint.
+   * Omitted: the host picks a free port on the boundary address.
+   */
+  readonly public?: Endpoint;
+  /** Only this peer may use the channel: its address, and its port when given. Omitted: anyone. */
+  readonly remote?: { readonly address: IpAddress; readonly port?: Port };
+  readonly direction: DataChannelDirection;
+  /** A persistent channel takes any number of connections until it expires or is removed; default one-shot (the first connection ends it). */
+  readonly persistent?: boolean;
+  /**
+   * Milliseconds the channel waits: for a one-shot channel, for its
+   * connection; for a persistent one, its whole life. Connections already
+   * made are never cut by it. Default: one-shot 30 s, persistent until the
+   * session ends.
+   */
+  readonly lifetimeMs?: number;
+  /** Deliver `used` and `ended` events for this channel to `onDataChannelEvent`. */
+  readonly notify?: boolean;
+}
+
+/** A data channel the host opened. */
+export interface DataChannel {
+  /** Identifies the channel in events and in `removeDataChannel`. */
+  readonly id: number;
+  readonly protocol: TransportProtocol;
+  readonly private: Endpoint;
+  /** The public endpoint to announce to the remote peer. */
+  readonly public: Endpoint;
+  readonly direction: DataChannelDirection;
+  readonly persistent: boolean;
+}
+
+/** Why a data channel stopped taking connections. */
+export type DataChannelEndReason = 'used' | 'expired' | 'removed';
+
+/** Notifications for a channel requested with `notify` (the ALG API's data-channel events). */
+export type DataChannelEvent =
+  | { readonly kind: 'used'; readonly channel: number; readonly peer: Endpoint }
+  | { readonly kind: 'ended'; readonly channel: number; readonly reason: DataChannelEndReason };

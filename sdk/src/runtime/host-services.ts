@@ -1,0 +1,21 @@
+import type { DataChannel, DataChannelRequest } from '../data-channel';
+import type { IpAddress } from '../net';
+import type { PortReservation, PortReservationRequest } from '../port-reservation';
+
+/**
+ * The host's side of a session's service calls. The plugin host implements
+ * it over a message port from the worker; the test kit implements it in
+ * memory. Every call is on behalf of the session the task belongs to.
+ */
+export interface HostServices {
+  createDataChannel(request: DataChannelRequest): Promise<DataChannel>;
+  removeDataChannel(channel: number): Promise<void>;
+  reservePorts(request: PortReservationRequest): Promise<PortReservation>;
+  releasePorts(reservation: number): Promise<void>;
+  bestSourceAddress(destination: IpAddress): Promise<IpAddress>;
+}
+
+/** The service names, for RPC dispatch. */
+export type HostServiceName = keyof HostServices;
+
+export const HOST_SERVICE_NAMES: readonly HostServiceName[] = ['createDataChannel', 'removeDataChannel', 'reservePorts', 'releasePorts', 'bestSourceAddress'];
