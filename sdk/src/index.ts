@@ -17,3 +17,6 @@ export * from './port-reservation';
 export * from './verdict';
 export * from './logger';
 export * from './framing/framing';
+export * from './framing/line-framer';
+export * from './framing/sip-message-framer';
+export * from './framing/create-framer';
