@@ -20,3 +20,6 @@ export * from './framing/framing';
 export * from './framing/line-framer';
 export * from './framing/sip-message-framer';
 export * from './framing/create-framer';
+export * from './address/ftp-host-port';
+export * from './address/eprt';
+export * from './address/host-port';
