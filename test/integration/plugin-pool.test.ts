@@ -1,0 +1,295 @@
+// Real worker threads over the fixture plugins in test/fixtures/plugins.
+// The workers load the compiled worker and SDK from dist/: run `npm run build` first.
+import { endpoint, type DataChannel, type DataChannelRequest, type SessionInfo } from '@algd/sdk';
+import type { HostServices, TaskEnvelope, TaskOutcome } from '@algd/sdk/runtime';
+import { resolve } from 'node:path';
+import { PluginLoadError, PluginPool, PluginTaskError, type PluginPoolOptions, type PluginTaskFailure } from '../../host/plugin-api/worker-pool/plugin-pool';
+
+const fixture = (name: string) => resolve(__dirname, '../fixtures/plugins', name, 'index.js');
+
+const session: SessionInfo = {
+  id: 'echo-1',
+  plugin: 'echo',
+  protocol: 'tcp',
+  client: endpoint('198.51.100.2', 40_000),
+  server: endpoint('203.0.113.2', 21),
+  boundary: endpoint('203.0.113.1', 50_000),
+  clientSide: 'private',
+  adapters: [],
+};
+
+function message(text: string, state?: unknown, direction: 'client-to-server' | 'server-to-client' = 'client-to-server'): TaskEnvelope {
+  return { session, state, task: { kind: 'message', direction, message: Buffer.from(text, 'latin1') } };
+}
+
+const text = (bytes: Uint8Array | null) => (bytes === null ? null : Buffer.from(bytes).toString('latin1'));
+
+/** Services that record the plugin's calls and answer createDataChannel with public 203.0.113.1:40001. */
+function recordingServices(): HostServices & { calls: DataChannelRequest[] } {
+  const calls: DataChannelRequest[] = [];
+  const refuse = () => Promise.reject(new Error('not offered in this test'));
+  return {
+    calls,
+    async createDataChannel(request: DataChannelRequest): Promise<DataChannel> {
+      calls.push(request);
+      return { id: 7, protocol: request.protocol, private: request.private, public: endpoint('203.0.113.1', 40_001), direction: request.direction, persistent: false };
+    },
+    removeDataChannel: refuse,
+    reservePorts: refuse,
+    releasePorts: refuse,
+    bestSourceAddress: refuse,
+  };
+}
+
+const noServices = recordingServices();
+
+const pools: PluginPool[] = [];
+async function open(name: string, opts: Partial<PluginPoolOptions> = {}): Promise<PluginPool> {
+  const pool = await PluginPool.open({ entry: fixture(name), taskTimeoutMs: 300, minThreads: 1, maxThreads: 1, ...opts });
+  pools.push(pool);
+  return pool;
+}
+
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+});
+
+async function failure(p: Promise<TaskOutcome>): Promise<PluginTaskError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(PluginTaskError);
+    return err as PluginTaskError;
+  }
+  throw new Error('the task succeeded');
+}
+
+async function loadError(opts: PluginPoolOptions): Promise<PluginLoadError> {
+  try {
+    const pool = await PluginPool.open(opts);
+    await pool.close();
+  } catch (err) {
+    expect(err).toBeInstanceOf(PluginLoadError);
+    return err as PluginLoadError;
+  }
+  throw new Error('the plugin loaded');
+}
+
+const noFailures: Record<PluginTaskFailure, number> = { threw: 0, 'bad-result': 0, timeout: 0, 'out-of-memory': 0, 'worker-exited': 0, closed: 0 };
+
+describe('PluginPool', () => {
+  describe('normal tasks', () => {
+    let pool: PluginPool;
+    beforeAll(async () => {
+      pool = await open('echo', { maxThreads: 2 });
+    });
+
+    it('describes the plugin as plain data', () => {
+      expect(pool.description).toEqual({
+        name: 'echo',
+        version: '1.0.0',
+        apiVersion: '^0.1.0',
+        description: 'forwards everything, counts messages',
+        controlChannels: [{ protocol: 'tcp', ports: [2121], framing: { kind: 'lines' } }],
+        handlers: { client: true, server: false, events: false },
+      });
+    });
+
+    it('round-trips messages with exact bytes, carrying the state from task to task', async () => {
+      const input = Buffer.from('USER anonymous\r\n', 'latin1');
+      const first = await pool.run({ session, state: undefined, task: { kind: 'message', direction: 'client-to-server', message: input } }, noServices);
+      expect(first).toEqual({ state: { messages: 1 }, forward: expect.any(Uint8Array), respond: null, close: false, counters: { messages: 1 }, logs: [] });
+      expect(Buffer.from(first.forward!).equals(input)).toBe(true);
+      // The caller's bytes were copied, not moved: still intact.
+      expect(input.toString('latin1')).toBe('USER anonymous\r\n');
+
+      const second = await pool.run(message('PASS x\r\n', first.state), noServices);
+      expect(text(second.forward)).toBe('PASS x\r\n');
+      const third = await pool.run(message('COUNT\r\n', second.state), noServices);
+      expect(third).toEqual({ state: { messages: 3 }, forward: null, respond: expect.any(Uint8Array), close: false, counters: { messages: 1 }, logs: [] });
+      expect(text(third.respond)).toBe('COUNT 3\r\n');
+    });
+
+    it('forwards unchanged in a direction without a handler, and runs events', async () => {
+      const out = await pool.run(message('220 ready\r\n', { messages: 5 }, 'server-to-client'), noServices);
+      expect(text(out.forward)).toBe('220 ready\r\n');
+      expect(out.state).toEqual({ messages: 5 });
+      const event = await pool.run({ session, state: { messages: 5 }, task: { kind: 'data-channel-event', event: { kind: 'ended', channel: 7, reason: 'expired' } } }, noServices);
+      expect(event).toEqual({ state: { messages: 5 }, forward: null, respond: null, close: false, counters: {}, logs: [] });
+    });
+
+    it('serves the plugin\'s service calls with the task\'s services object, and gives the plugin the answer', async () => {
+      const services = recordingServices();
+      const out = await pool.run(message('MAP 198.51.100.2 5000\r\n'), services);
+      expect(services.calls).toEqual([{ protocol: 'tcp', private: endpoint('198.51.100.2', 5000), direction: 'inbound' }]);
+      expect(text(out.forward)).toBe('MAP 203.0.113.1 40001\r\n');
+      expect(out.logs).toEqual([{ level: 'info', message: 'mapped', fields: { channel: 7 } }]);
+    });
+
+    it('rejects the plugin\'s call with the message of a service that throws', async () => {
+      const services: HostServices = {
+        ...recordingServices(),
+        createDataChannel: async () => {
+          throw new Error('data channel cap (16) reached');
+        },
+      };
+      const err = await failure(pool.run(message('MAP 198.51.100.2 5000\r\n'), services));
+      expect(err.kind).toBe('threw');
+      expect(err.message).toBe('plugin echo: the handler threw Error: data channel cap (16) reached');
+    });
+
+    it('runs concurrent sessions on several workers', async () => {
+      const outs = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.run(message(`NOOP ${i}\r\n`, { messages: i }), noServices)));
+      expect(outs.map((o) => text(o.forward))).toEqual(Array.from({ length: 20 }, (_, i) => `NOOP ${i}\r\n`));
+      expect(outs.map((o) => (o.state as { messages: number }).messages)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    });
+
+    it('counts tasks and no failures', () => {
+      expect(pool.stats).toEqual({ tasks: 27, failures: { ...noFailures, threw: 1 }, workerRestarts: 0, threads: expect.any(Number), queueSize: 0 });
+      expect(pool.stats.threads).toBeGreaterThanOrEqual(1);
+    });
+  });
+
+  describe('failing tasks: classified, the host survives, the pool keeps serving', () => {
+    it('threw: a handler that throws', async () => {
+      const pool = await open('throws');
+      const err = await failure(pool.run(message('boom'), noServices));
+      expect(err.kind).toBe('threw');
+      expect(err.plugin).toBe('throws');
+      expect(err.message).toBe('plugin throws: the handler threw Error: boom requested');
+      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect(pool.stats.failures).toEqual({ ...noFailures, threw: 1 });
+      expect(pool.stats.workerRestarts).toBe(0);
+    });
+
+    it('bad-result: a handler that returns something else than a handler result', async () => {
+      const pool = await open('throws');
+      const err = await failure(pool.run(message('bad'), noServices));
+      expect(err.kind).toBe('bad-result');
+      expect(err.message).toBe('plugin throws: bad handler result: a handler returned a number; expected nothing, bytes, a string or { forward, respond, close }');
+      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect(pool.stats.workerRestarts).toBe(0);
+    });
+
+    it('bad-result: session state that is not plain data (its worker dies of it and is replaced)', async () => {
+      const pool = await open('throws', { minThreads: 2, maxThreads: 2 });
+      const err = await failure(pool.run(message('unclonable'), noServices));
+      expect(err.kind).toBe('bad-result');
+      expect(err.message).toBe('plugin throws: the task\'s outcome cannot be sent to the host (session state and log fields must be structured-cloneable plain data): () => 1 could not be cloned.');
+      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect(pool.stats.workerRestarts).toBe(1);
+    });
+
+    it('timeout: a handler that never returns; its worker is stopped and replaced', async () => {
+      const pool = await open('loops', { minThreads: 2, maxThreads: 2 });
+      const started = Date.now();
+      const err = await failure(pool.run(message('spin'), noServices));
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(err.kind).toBe('timeout');
+      expect(err.message).toBe('plugin loops: the task did not finish within 300 ms; its worker was stopped');
+      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect(pool.stats.failures).toEqual({ ...noFailures, timeout: 1 });
+      expect(pool.stats.workerRestarts).toBe(1);
+    });
+
+    it('timeout: a task still queued behind a busy worker when its time is up; no worker is stopped for it', async () => {
+      const pool = await open('loops', { minThreads: 1, maxThreads: 1 });
+      const [spin, queued] = await Promise.all([failure(pool.run(message('spin'), noServices)), failure(pool.run(message('waits'), noServices))]);
+      expect(spin.message).toBe('plugin loops: the task did not finish within 300 ms; its worker was stopped');
+      expect(queued.kind).toBe('timeout');
+      expect(queued.message).toBe('plugin loops: the task did not start within 300 ms (every worker was busy)');
+      expect(pool.stats.workerRestarts).toBe(1);
+      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+    });
+
+    it('out-of-memory: a handler that allocates without bound hits the worker heap limit', async () => {
+      const pool = await open('hog', { minThreads: 2, maxThreads: 2, maxOldGenerationSizeMb: 32, taskTimeoutMs: 5_000 });
+      const err = await failure(pool.run(message('eat'), noServices));
+      expect(err.kind).toBe('out-of-memory');
+      expect(err.message).toMatch(/^plugin hog: its worker ran out of memory during the task and was replaced \(.*memory limit.*\)$/);
+      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect(pool.stats.failures).toEqual({ ...noFailures, 'out-of-memory': 1 });
+      expect(pool.stats.workerRestarts).toBe(1);
+    });
+
+    it('worker-exited: a handler that calls process.exit()', async () => {
+      const pool = await open('exits', { minThreads: 2, maxThreads: 2 });
+      const err = await failure(pool.run(message('exit'), noServices));
+      expect(err.kind).toBe('worker-exited');
+      expect(err.message).toBe('plugin exits: its worker ended during the task and was replaced (worker exited with code: 3)');
+      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      // Once more, on the replacement worker.
+      expect((await failure(pool.run(message('exit'), noServices))).kind).toBe('worker-exited');
+      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect(pool.stats.failures).toEqual({ ...noFailures, 'worker-exited': 2 });
+      expect(pool.stats.workerRestarts).toBe(2);
+    });
+
+    it('reports failures to the log', async () => {
+      const lines: string[] = [];
+      const pool = await open('throws', { log: (level, msg, fields) => lines.push(`${level} ${msg} ${JSON.stringify(fields)}`) });
+      await failure(pool.run(message('boom'), noServices));
+      expect(lines).toEqual(['warn plugin throws: the handler threw Error: boom requested {"plugin":"throws","failure":"threw"}']);
+    });
+  });
+
+  describe('load failures', () => {
+    it.each([
+      ['a module that does not exist', fixture('no-such-plugin'), 'module not found'],
+      ['a package that does not exist', 'algd-plugin-no-such-package', 'module not found'],
+      ['a relative path', './plugin.js', 'the plugin module must be an absolute path or a package name, not a relative path'],
+      ['a module that is not a plugin', fixture('not-a-plugin'), 'not a plugin definition (the module must export definePlugin({...}) as its default export or as module.exports; it exports an object with foo)'],
+      ['an invalid hand-built definition', fixture('invalid-definition'), 'definition invalid: controlChannels[0].ports: must be a non-empty list of ports 1-65535'],
+      ['a plugin for another API version', fixture('bad-api'), 'incompatible apiVersion "^9.0.0": this host implements plugin API 0.1.0'],
+      ['a module that throws while loading', fixture('load-throws'), 'the module threw while loading: Error: cannot start: licence file missing'],
+    ])('%s', async (_what, entry, reason) => {
+      const err = await loadError({ entry });
+      expect(err.entry).toBe(entry);
+      expect(err.reason).toBe(reason);
+      expect(err.message).toBe(`cannot load plugin ${entry}: ${reason}`);
+    });
+
+    it('options the plugin\'s parser refuses', async () => {
+      const err = await loadError({ entry: fixture('strict-options'), options: { greeting: 'hi', colour: 'blue' } });
+      expect(err.reason).toBe('options invalid: unknown option "colour"');
+    });
+
+    it('options the parser accepts reach the handlers', async () => {
+      const pool = await open('strict-options', { options: { greeting: 'good day' } });
+      expect(text((await pool.run(message('HELLO'), noServices)).respond)).toBe('good day');
+    });
+
+    it('a missing worker module', async () => {
+      const err = await loadError({ entry: fixture('echo'), workerFile: '/nonexistent/plugin-worker.js' });
+      expect(err.reason).toBe('the plugin worker module /nonexistent/plugin-worker.js does not exist (is the host built?)');
+    });
+  });
+
+  describe('close()', () => {
+    it('rejects a running task with kind closed, is idempotent, and refuses later tasks', async () => {
+      const pool = await open('loops', { taskTimeoutMs: 10_000 });
+      const running = failure(pool.run(message('spin'), noServices));
+      await new Promise((r) => setTimeout(r, 50));
+      await Promise.all([pool.close(), pool.close()]);
+      await pool.close();
+      const err = await running;
+      expect(err.kind).toBe('closed');
+      expect(err.message).toBe('plugin loops: the pool was closed before the task finished');
+      const later = await failure(pool.run(message('hi'), noServices));
+      expect(later.kind).toBe('closed');
+      expect(pool.stats.threads).toBe(0);
+      expect(pool.stats.workerRestarts).toBe(0);
+    });
+  });
+
+  it('finds its worker next to itself when it runs compiled', async () => {
+    // Under ts-jest this module runs from source and falls back to dist/; the compiled pool uses its sibling file.
+    const compiled = require(resolve(__dirname, '../../dist/host/plugin-api/worker-pool/plugin-pool.js')) as { PluginPool: typeof PluginPool };
+    const pool = await compiled.PluginPool.open({ entry: fixture('echo') });
+    try {
+      expect(text((await pool.run(message('hi'), noServices)).forward)).toBe('hi');
+    } finally {
+      await pool.close();
+    }
+  });
+});
