@@ -33,9 +33,50 @@ const adapter = z.strictObject({
   addresses: z.array(ipText).min(1).optional(),
 });
 
-/** Per-plugin settings; plugins add their own keys in later versions of this schema. */
-const pluginSettings = z.looseObject({
+/** When a plugin task fails (throws, times out, runs out of memory, kills its worker). */
+export const FAILURE_POLICIES = ['close', 'passthrough'] as const;
+export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
+
+/** The circuit breaker that disables a plugin that keeps failing. */
+const breakerSettings = z.strictObject({
+  /** Failures within `windowMs` that disable the plugin. */
+  threshold: z.number().int().min(1).max(10_000).default(5),
+  windowMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
+  /** How long the plugin stays disabled before it is tried again (doubling, up to 8x, while it keeps failing). */
+  cooldownMs: z.number().int().min(1_000).max(86_400_000).default(30_000),
+});
+
+/** Per-plugin settings (built-in and discovered plugins alike). */
+export const pluginSettingsSchema = z.strictObject({
   enabled: z.boolean().default(true),
+  /** Capture ports replacing the plugin's defaults, per transport (e.g. FTP on 21 and 2121). */
+  ports: z.strictObject({ tcp: z.array(portNumber).min(1).optional(), udp: z.array(portNumber).min(1).optional() }).optional(),
+  /** The plugin's own options, checked by the plugin's parser when it loads. */
+  options: z.unknown().optional(),
+  /** What happens to a session whose plugin task failed: `close` it, or `passthrough` its bytes unchanged from then on. */
+  onFailure: z.enum(FAILURE_POLICIES).default('close'),
+  /** Time budget of one plugin task; a task over it is cancelled (its worker is replaced) and counts as a failure. */
+  taskTimeoutMs: z.number().int().min(10).max(60_000).default(2_000),
+  /** Old-generation heap limit of each worker of the plugin. */
+  maxMemoryMb: z.number().int().min(16).max(4_096).default(64),
+  /** Worker threads of the plugin's pool; default min(4, CPUs). */
+  maxThreads: z.number().int().min(1).max(64).optional(),
+  /** Data channels one session may hold at a time. */
+  maxDataChannelsPerSession: z.number().int().min(0).max(1_024).default(16),
+  breaker: breakerSettings.default({ threshold: 5, windowMs: 60_000, cooldownMs: 30_000 }),
+});
+export type PluginSettings = z.output<typeof pluginSettingsSchema>;
+
+/** Control sessions (a captured connection, or a UDP client's exchange with one server). */
+const sessionSettings = z.strictObject({
+  /** A TCP control session with no traffic this long is closed, unless one of its data channels is alive. */
+  tcpIdleTimeoutMs: z.number().int().min(1_000).default(7_200_000),
+  /** The same for UDP (datagram relay) sessions. */
+  udpIdleTimeoutMs: z.number().int().min(1_000).default(120_000),
+  /** TCP keepalive interval on both legs while a data channel of the session lives. */
+  keepaliveMs: z.number().int().min(1_000).max(7_200_000).default(60_000),
+  /** Sessions the host holds at once; further connections are refused and counted. */
+  maxSessions: z.number().int().min(1).max(1_000_000).default(20_000),
 });
 
 /** Options of the Linux NFQUEUE driver. */
@@ -59,6 +100,23 @@ const windivertOptions = z.strictObject({
   queueTimeMs: z.number().int().min(100).max(16000).default(2000),
 });
 
+const seconds = z.number().int().min(1).max(1_000_000);
+
+/** Idle timeouts of the engine's flows, in seconds, per state (defaults follow Linux conntrack; see host/nat-engine/flow/timeouts.ts). */
+const flowTimeouts = z.strictObject({
+  tcpSynSent: seconds.optional(),
+  tcpSynRecv: seconds.optional(),
+  tcpEstablished: seconds.optional(),
+  tcpFinWait: seconds.optional(),
+  tcpCloseWait: seconds.optional(),
+  tcpLastAck: seconds.optional(),
+  tcpTimeWait: seconds.optional(),
+  tcpClose: seconds.optional(),
+  udpUnreplied: seconds.optional(),
+  udpReplied: seconds.optional(),
+  other: seconds.optional(),
+});
+
 export const DRIVERS = ['nfqueue', 'windivert', 'memory'] as const;
 export type DriverName = (typeof DRIVERS)[number];
 
@@ -73,7 +131,11 @@ export const configSchema = z
     listenerPorts: portRange.default({ from: 3000, to: 5000 }),
     /** Public ports the gateway hands out for data-channel mappings. */
     mappingPorts: portRange.default({ from: 61000, to: 64999 }),
-    plugins: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'plugin names are lower-case words'), pluginSettings).default({}),
+    plugins: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'plugin names are lower-case words'), pluginSettingsSchema).default({}),
+    /** A folder of third-party plugin packages (npm packages with the keyword `algd-plugin` and an `algd` manifest). */
+    pluginsDir: z.string().min(1).optional(),
+    flowTimeouts: flowTimeouts.default({}),
+    sessions: sessionSettings.default({ tcpIdleTimeoutMs: 7_200_000, udpIdleTimeoutMs: 120_000, keepaliveMs: 60_000, maxSessions: 20_000 }),
     /** Unix socket (Linux) or named pipe (Windows) of the admin API. */
     adminSocket: z.string().min(1),
     logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
