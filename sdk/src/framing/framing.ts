@@ -42,9 +42,14 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 65_535;
 /** Why a stream or datagram broke its framing. */
 export type FramingViolation = 'line-too-long' | 'message-too-large' | 'bad-content-length' | 'bad-start-line' | 'truncated-message';
 
-/** Thrown by the framers when the input breaks the framing; `violation` says how. */
+/**
+ * Thrown by the framers when the input breaks the framing; `violation` says
+ * how. `completed` holds the whole messages the same `push` found before
+ * the violation, so a caller can still deliver them.
+ */
 export class FramingError extends Error {
   override readonly name = 'FramingError';
+  completed: readonly Buffer[] = [];
   constructor(readonly violation: FramingViolation, message: string) {
     super(message);
   }

@@ -67,6 +67,15 @@ export class LineFramer {
   push(chunk: Uint8Array): Buffer[] {
     if (this.failure) throw this.failure;
     const lines: Buffer[] = [];
+    try {
+      return this.split(chunk, lines);
+    } catch (err) {
+      if (err instanceof FramingError) err.completed = lines;
+      throw err;
+    }
+  }
+
+  private split(chunk: Uint8Array, lines: Buffer[]): Buffer[] {
     let pos = 0;
     if (this.pendingLength > 0) {
       // Complete the buffered line first; it holds no LF, so only the chunk is scanned.

@@ -98,11 +98,14 @@ export class SipMessageFramer {
    */
   push(chunk: Uint8Array): Buffer[] {
     if (this.failure) throw this.failure;
+    const out: Buffer[] = [];
     try {
       this.append(chunk);
-      return this.extract();
+      this.extract(out);
+      return out;
     } catch (err) {
       if (err instanceof FramingError) {
+        err.completed = out;
         this.failure = err;
         this.buf = Buffer.alloc(0);
         this.start = this.end = this.scan = 0;
@@ -112,8 +115,7 @@ export class SipMessageFramer {
     }
   }
 
-  private extract(): Buffer[] {
-    const out: Buffer[] = [];
+  private extract(out: Buffer[]): void {
     const buf = this.buf;
     const max = this.maxMessageSize;
     while (this.start < this.end) {
@@ -157,7 +159,6 @@ export class SipMessageFramer {
       this.messageEnd = start + headerSize + body;
     }
     if (this.start === this.end && this.buf.length > 4 * 65_536) this.releaseBuffer();
-    return out;
   }
 
   private emit(out: Buffer[], messageEnd: number): void {
