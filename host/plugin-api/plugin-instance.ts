@@ -1,0 +1,303 @@
+import { formatEndpoint, ipFamily, port as toPort, type ControlChannelSpec, type Endpoint, type Framing, type IpAddress, type MessageDirection, type Port, type TransportProtocol } from '@algd/sdk';
+import type { HostServices, TaskEnvelope, TaskOutcome } from '@algd/sdk/runtime';
+import type { FailurePolicy, PluginSettings } from '../config/config-schema';
+import type { Logger } from '../logging/logger';
+import type { NatEngine } from '../nat-engine/nat-engine';
+import type { RedirectRule } from '../nat-engine/translation/redirect-rule';
+import { ListenerPorts } from './listener/listener-ports';
+import { TcpControlListener } from './listener/tcp-control-listener';
+import { DatagramRelay } from './relay/datagram-relay';
+import type { PublicPortLedger } from './resources/public-port-ledger';
+import type { ListenerCounter, OriginalDestinationLookup } from './session/session-factory';
+import type { SessionPlugin } from './session/session-plugin';
+import type { SessionRegistry } from './session/session-registry';
+import { CircuitBreaker } from './worker-pool/circuit-breaker';
+import { PluginPool, PluginTaskError, type PluginDescription } from './worker-pool/plugin-pool';
+
+/** Where a plugin comes from. */
+export interface PluginSource {
+  /** The module to load in the workers. */
+  readonly entry: string;
+  readonly builtin: boolean;
+  /** The npm package (discovered plugins). */
+  readonly packageName?: string;
+}
+
+/**
+ * `enabled`: capturing. `disabled`: switched off by configuration or the
+ * administrator. `tripped`: switched off by the circuit breaker until its
+ * cooldown ends or an administrator enables it. `failed`: could not be
+ * loaded.
+ */
+export type PluginState = 'enabled' | 'disabled' | 'tripped' | 'failed';
+
+export interface PluginInstanceDeps {
+  readonly engine: NatEngine;
+  readonly registry: SessionRegistry;
+  readonly ledger: PublicPortLedger;
+  readonly listenerPorts: ListenerPorts;
+  /** The addresses listeners bind: 127.0.0.1, and a private adapter's IPv6 address when there is one. */
+  readonly listenAddresses: () => readonly IpAddress[];
+  readonly lookup: OriginalDestinationLookup;
+  readonly keepaliveMs: number;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+/** One captured (protocol, port) with its listener and redirects. */
+interface Capture {
+  readonly protocol: TransportProtocol;
+  readonly port: Port;
+  readonly listenerPort: number;
+  readonly addresses: readonly IpAddress[];
+  readonly servers: (TcpControlListener | DatagramRelay)[];
+  /** Empty while the breaker holds the plugin off. */
+  redirects: RedirectRule[];
+}
+
+/** The status of one plugin. */
+export interface PluginStatus {
+  readonly name: string;
+  readonly version: string | undefined;
+  readonly builtin: boolean;
+  readonly package: string | undefined;
+  readonly state: PluginState;
+  readonly error: string | undefined;
+  readonly captures: readonly { readonly protocol: TransportProtocol; readonly port: number; readonly listener: number }[];
+  readonly sessions: number;
+  readonly tasks: number;
+  readonly failures: Readonly<Record<string, number>>;
+  readonly workerRestarts: number;
+  readonly breaker: { readonly state: string; readonly trips: number };
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+/**
+ * One plugin on the host: its worker pool, its circuit breaker, the
+ * listeners and engine redirects of its control channels, its counters.
+ * Sessions reach the plugin through the {@link SessionPlugin} face.
+ */
+export class PluginInstance implements SessionPlugin {
+  state: PluginState;
+  error: string | undefined;
+  private pool: PluginPool | undefined;
+  private description: PluginDescription | undefined;
+  private readonly captures: Capture[] = [];
+  private readonly breaker: CircuitBreaker;
+  private readonly counters: Record<string, number> = {};
+  private trips = 0;
+
+  constructor(
+    readonly name: string,
+    readonly source: PluginSource,
+    private readonly settings: PluginSettings,
+    private readonly deps: PluginInstanceDeps,
+  ) {
+    this.state = 'disabled';
+    this.breaker = new CircuitBreaker({ ...settings.breaker, now: deps.now });
+  }
+
+  // ---- SessionPlugin ------------------------------------------------------
+
+  get onFailure(): FailurePolicy {
+    return this.settings.onFailure;
+  }
+
+  get maxDataChannels(): number {
+    return this.settings.maxDataChannelsPerSession;
+  }
+
+  get wantsEvents(): boolean {
+    return this.description?.handlers.events === true;
+  }
+
+  handles(direction: MessageDirection): boolean {
+    const h = this.description?.handlers;
+    return h !== undefined && (direction === 'client-to-server' ? h.client : h.server);
+  }
+
+  framing(protocol: TransportProtocol): Framing | undefined {
+    return this.description?.controlChannels.find((c) => c.protocol === protocol)?.framing;
+  }
+
+  async run(envelope: TaskEnvelope, services: HostServices): Promise<TaskOutcome> {
+    const pool = this.pool;
+    if (!pool) throw new Error(`plugin ${this.name} is not loaded`);
+    try {
+      const outcome = await pool.run(envelope, services);
+      this.breaker.recordSuccess();
+      return outcome;
+    } catch (err) {
+      // Tasks cut short by the host's own shutdown are not the plugin's fault.
+      if (err instanceof PluginTaskError && err.kind === 'closed') throw err;
+      if (this.breaker.recordFailure() && this.state === 'enabled') this.trip();
+      throw err;
+    }
+  }
+
+  addCounters(counters: Readonly<Record<string, number>>): void {
+    for (const [k, v] of Object.entries(counters)) {
+      if (typeof v === 'number' && Number.isFinite(v)) this.counters[k] = (this.counters[k] ?? 0) + v;
+    }
+  }
+
+  // ---- life cycle -----------------------------------------------------------
+
+  /** True once the worker pool is up. */
+  get loaded(): boolean {
+    return this.pool !== undefined;
+  }
+
+  /** Loads the plugin into its worker pool. On failure the plugin is `failed` with the reason; nothing throws. */
+  async load(): Promise<void> {
+    this.state = 'disabled';
+    this.error = undefined;
+    try {
+      this.pool = await PluginPool.open({
+        entry: this.source.entry,
+        options: this.settings.options,
+        maxThreads: this.settings.maxThreads,
+        maxOldGenerationSizeMb: this.settings.maxMemoryMb,
+        taskTimeoutMs: this.settings.taskTimeoutMs,
+        log: (level, message, fields) => this.deps.log.log(level, message, { plugin: this.name, ...fields }),
+      });
+      this.description = this.pool.description;
+      if (this.description.name !== this.name) {
+        throw new Error(`the module at ${this.source.entry} defines plugin "${this.description.name}", expected "${this.name}"`);
+      }
+    } catch (err) {
+      await this.pool?.close();
+      this.pool = undefined;
+      this.state = 'failed';
+      this.error = (err as Error).message;
+      this.deps.log.error(`plugin ${this.name} not loaded: ${this.error}`, { plugin: this.name });
+    }
+  }
+
+  /** The (protocol, port) pairs this plugin captures: configured ports over the plugin's defaults. */
+  controlPorts(): { protocol: TransportProtocol; port: Port }[] {
+    const channels: readonly ControlChannelSpec[] = this.description?.controlChannels ?? [];
+    return channels.flatMap((c) => {
+      const configured = this.settings.ports?.[c.protocol];
+      return (configured ?? c.ports).map((p) => ({ protocol: c.protocol, port: toPort(p) }));
+    });
+  }
+
+  /** Starts capturing: a listener or relay and engine redirects for each control port. */
+  async enable(): Promise<void> {
+    if (this.state === 'failed' || !this.pool) throw new Error(`plugin ${this.name} is not loaded${this.error ? `: ${this.error}` : ''}`);
+    this.breaker.reset();
+    if (this.state === 'tripped') for (const c of this.captures) this.redirect(c);
+    else if (this.state !== 'enabled') await this.capture();
+    this.state = 'enabled';
+  }
+
+  /** Stops capturing and closes the plugin's sessions (administrator's choice). */
+  async disable(): Promise<void> {
+    await this.release();
+    this.deps.registry.closeAll('plugin-disabled', this.name);
+    if (this.state !== 'failed') this.state = 'disabled';
+  }
+
+  /** Called about once a second: a tripped plugin whose cooldown is over captures again (half-open). */
+  tick(): void {
+    if (this.state === 'tripped' && this.breaker.state !== 'open') {
+      this.deps.log.info(`plugin ${this.name}: cooldown over, capturing again`, { plugin: this.name });
+      for (const c of this.captures) this.redirect(c);
+      this.state = 'enabled';
+    }
+  }
+
+  /** Stops everything: captures, sessions, workers. */
+  async close(): Promise<void> {
+    await this.release();
+    this.deps.registry.closeAll('shutdown', this.name);
+    await this.pool?.close();
+    this.pool = undefined;
+  }
+
+  status(): PluginStatus {
+    const stats = this.pool?.stats;
+    return {
+      name: this.name,
+      version: this.description?.version,
+      builtin: this.source.builtin,
+      package: this.source.packageName,
+      state: this.state,
+      error: this.error,
+      captures: this.captures.map((c) => ({ protocol: c.protocol, port: c.port, listener: c.listenerPort })),
+      sessions: this.deps.registry.count(this.name),
+      tasks: stats?.tasks ?? 0,
+      failures: stats?.failures ?? {},
+      workerRestarts: stats?.workerRestarts ?? 0,
+      breaker: { state: this.breaker.state, trips: this.trips },
+      counters: { ...this.counters },
+    };
+  }
+
+  /** Adds to a listener's counters (connections it refused). */
+  count(counter: ListenerCounter): void {
+    this.counters[counter] = (this.counters[counter] ?? 0) + 1;
+  }
+
+  private trip(): void {
+    this.trips++;
+    this.state = 'tripped';
+    this.deps.log.error(`plugin ${this.name} keeps failing: disabled by its circuit breaker (captured traffic goes through uninspected until it is re-enabled)`, { plugin: this.name });
+    // New connections stop being captured (the listeners stay, so sessions
+    // already running keep going under their failure policy).
+    for (const c of this.captures) {
+      for (const r of c.redirects) this.deps.engine.removeRedirect(r);
+      c.redirects = [];
+    }
+  }
+
+  private redirect(c: Capture): void {
+    if (c.redirects.length > 0) return;
+    c.redirects = c.addresses.map((address) => this.deps.engine.addRedirect({ protocol: c.protocol, port: c.port, listener: { address, port: toPort(c.listenerPort) }, owner: this.name }));
+  }
+
+  private async capture(): Promise<void> {
+    for (const { protocol, port } of this.controlPorts()) {
+      const addresses = this.deps.listenAddresses();
+      const servers: (TcpControlListener | DatagramRelay)[] = [];
+      const { port: listenerPort } = await this.deps.listenerPorts.allocate(async (p) => {
+        // One port number for every listen address, so the capture reads as one line in status.
+        const made: (TcpControlListener | DatagramRelay)[] = [];
+        try {
+          for (const address of addresses) {
+            const server = this.makeServer(protocol, { address, port: toPort(p) });
+            await server.listen();
+            made.push(server);
+          }
+        } catch (err) {
+          await Promise.all(made.map((s) => s.close()));
+          throw err;
+        }
+        servers.push(...made);
+      });
+      const c: Capture = { protocol, port, listenerPort, addresses, servers, redirects: [] };
+      this.captures.push(c);
+      this.redirect(c);
+      this.deps.log.info(`plugin ${this.name}: ${protocol} port ${port} -> listener ${addresses.map((a) => formatEndpoint({ address: a, port: toPort(listenerPort) })).join(', ')}`, { plugin: this.name });
+    }
+  }
+
+  private async release(): Promise<void> {
+    const captures = this.captures.splice(0);
+    for (const c of captures) for (const r of c.redirects) this.deps.engine.removeRedirect(r);
+    await Promise.all(captures.flatMap((c) => c.servers.map((s) => s.close())));
+    for (const c of captures) this.deps.listenerPorts.release(c.listenerPort);
+  }
+
+  private makeServer(protocol: TransportProtocol, listen: Endpoint): TcpControlListener | DatagramRelay {
+    const common = { listen, lookup: this.deps.lookup, sessions: this.deps.registry.factoryFor(this), log: this.deps.log, count: (c: ListenerCounter) => this.count(c) };
+    return protocol === 'tcp' ? new TcpControlListener({ ...common, keepaliveMs: this.deps.keepaliveMs }) : new DatagramRelay({ ...common, ledger: this.deps.ledger });
+  }
+}
+
+/** The listen addresses for a gateway: IPv4 loopback, and the first private IPv6 address (IPv6 has no route_localnet). */
+export function listenAddressesFor(privateAddresses: readonly IpAddress[]): IpAddress[] {
+  const v6 = privateAddresses.find((a) => ipFamily(a) === 6);
+  return ['127.0.0.1' as IpAddress, ...(v6 ? [v6] : [])];
+}

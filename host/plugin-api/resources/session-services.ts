@@ -1,0 +1,242 @@
+import {
+  formatEndpoint, ipAddress, ipFamily, port, sameEndpoint,
+  type DataChannel, type DataChannelEvent, type DataChannelRequest, type Endpoint, type IpAddress, type Port,
+  type PortReservation, type PortReservationRequest, type SessionInfo,
+} from '@algd/sdk';
+import type { HostServices } from '@algd/sdk/runtime';
+import type { NatEngine } from '../../nat-engine/nat-engine';
+import type { Mapping } from '../../nat-engine/translation/mapping';
+import type { DataChannelHub, DataChannelOwner } from './data-channel-hub';
+import type { PublicPortLedger } from './public-port-ledger';
+import { boundaryAddressFor, type SourceAddressLookup } from './route-lookup';
+
+/** A request the host refuses; the plugin's promise rejects with this message. */
+export class ServiceRefusedError extends Error {
+  override readonly name = 'ServiceRefusedError';
+}
+
+export interface SessionServicesDeps {
+  readonly engine: NatEngine;
+  readonly ledger: PublicPortLedger;
+  readonly hub: DataChannelHub;
+  readonly sourceLookup: SourceAddressLookup;
+  /** Data channels the session may hold at once. */
+  readonly maxDataChannels: number;
+  /** Called for channel events the plugin asked to be notified of. */
+  readonly onEvent: (event: DataChannelEvent) => void;
+  /** Called when the number of live channels changes (keepalive and idle handling). */
+  readonly onChannelsChanged?: (live: number) => void;
+}
+
+interface OwnedChannel {
+  readonly mapping: Mapping;
+  readonly notify: boolean;
+  /** The public port was taken from the ledger for or by this channel. */
+  readonly holdsPort: boolean;
+}
+
+/**
+ * The host's services for one session (the ALG API's
+ * IApplicationGatewayServices), and the ledger of what the session owns.
+ *
+ * What the host enforces whatever the plugin asks (the test kit enforces the
+ * same): a channel's private endpoint belongs to one of the session's own
+ * peers (no bounce to a third party); its public endpoint is a port this
+ * session reserved, the session's boundary endpoint, or a fresh port; at
+ * most `maxDataChannels` active channels; everything is re-validated, since
+ * it crossed a thread boundary as plain data. When the session ends every
+ * active channel ends and every reservation is released; connections
+ * already made through a channel continue, and its public port returns to
+ * the pool when the last of them ends.
+ */
+export class SessionServices implements HostServices, DataChannelOwner {
+  private readonly channels = new Map<number, OwnedChannel>();
+  private readonly everOwned = new Set<number>();
+  private readonly reservations = new Map<number, { readonly address: IpAddress; readonly ports: readonly Port[] }>();
+  private nextReservation = 1;
+  private activeChannels = 0;
+  private ended = false;
+
+  constructor(private readonly session: SessionInfo, private readonly deps: SessionServicesDeps) {}
+
+  async createDataChannel(request: DataChannelRequest): Promise<DataChannel> {
+    this.checkOpen();
+    const r = checkRequest(request);
+    const family = ipFamily(r.private.address);
+    if (r.private.address !== this.session.client.address && r.private.address !== this.session.server.address) {
+      throw new ServiceRefusedError(`data channel refused: ${r.private.address} is not a peer of session ${this.session.id} (client ${this.session.client.address}, server ${this.session.server.address})`);
+    }
+    if (r.remote && ipFamily(r.remote.address) !== family) throw new ServiceRefusedError('data channel refused: remote and private addresses are of different IP versions');
+    if (this.activeChannels >= this.deps.maxDataChannels) {
+      throw new ServiceRefusedError(`data channel refused: session ${this.session.id} already holds ${this.activeChannels} (the cap is ${this.deps.maxDataChannels})`);
+    }
+    const { publicEndpoint, holdsPort } = this.publicEndpointFor(r, family);
+    let mapping: Mapping;
+    try {
+      mapping = this.deps.engine.createMapping({
+        protocol: r.protocol,
+        private: r.private,
+        public: publicEndpoint,
+        remote: r.remote,
+        direction: r.direction,
+        persistent: r.persistent,
+        lifetimeMs: r.lifetimeMs,
+        owner: this.session.id,
+      });
+    } catch (err) {
+      if (holdsPort) this.deps.ledger.let(publicEndpoint.port);
+      throw new ServiceRefusedError(`data channel refused: ${(err as Error).message}`);
+    }
+    this.channels.set(mapping.id, { mapping, notify: r.notify, holdsPort });
+    this.everOwned.add(mapping.id);
+    this.activeChannels++;
+    this.deps.hub.register(mapping, this);
+    this.deps.onChannelsChanged?.(this.liveChannels);
+    return { id: mapping.id, protocol: r.protocol, private: r.private, public: publicEndpoint, direction: r.direction, persistent: r.persistent };
+  }
+
+  async removeDataChannel(channel: number): Promise<void> {
+    const owned = this.channels.get(channel);
+    if (owned) this.deps.engine.removeMapping(owned.mapping);
+    // A channel of this session that has already ended and been released: nothing to do.
+    else if (!this.everOwned.has(channel)) throw new ServiceRefusedError(`no data channel ${String(channel)} in session ${this.session.id}`);
+  }
+
+  async reservePorts(request: PortReservationRequest): Promise<PortReservation> {
+    this.checkOpen();
+    const protocol = request?.protocol;
+    if (protocol !== 'tcp' && protocol !== 'udp') throw new ServiceRefusedError('reservePorts: protocol must be "tcp" or "udp"');
+    const count = request.count ?? (request.parity === 'even-odd' ? 2 : 1);
+    if (!Number.isInteger(count) || count < 1 || count > 16) throw new ServiceRefusedError('reservePorts: count must be 1 to 16');
+    if (request.parity !== undefined && request.parity !== 'even-odd') throw new ServiceRefusedError('reservePorts: parity must be "even-odd"');
+    let ports: Port[];
+    try {
+      ports = this.deps.ledger.take({ count, contiguous: request.contiguous === true, parity: request.parity, protocol });
+    } catch (err) {
+      throw new ServiceRefusedError(`reservePorts: ${(err as Error).message}`);
+    }
+    const id = this.nextReservation++;
+    const address = this.session.boundary.address;
+    this.reservations.set(id, { address, ports });
+    return { id, address, ports };
+  }
+
+  async releasePorts(reservation: number): Promise<void> {
+    const r = this.reservations.get(reservation);
+    if (!r) throw new ServiceRefusedError(`no reservation ${String(reservation)} in session ${this.session.id}`);
+    this.reservations.delete(reservation);
+    for (const p of r.ports) this.deps.ledger.let(p);
+  }
+
+  async bestSourceAddress(destination: IpAddress): Promise<IpAddress> {
+    const dest = ipAddress(String(destination));
+    const found = (await this.deps.sourceLookup(dest)) ?? boundaryAddressFor(dest, this.session.adapters);
+    if (found === undefined) throw new ServiceRefusedError(`no gateway address reaches ${dest}`);
+    return found;
+  }
+
+  /** Channels still active or carrying connections: while any lives, the session is not idle. */
+  get liveChannels(): number {
+    return this.channels.size;
+  }
+
+  /** Descriptions of the session's channels, for status. */
+  describeChannels(): string[] {
+    return [...this.channels.values()].map((c) => c.mapping.describe());
+  }
+
+  /** The session ended: its active channels end (connections continue) and its reservations are released. Idempotent. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.deps.engine.removeMappingsOf(this.session.id);
+    for (const id of [...this.reservations.keys()]) void this.releasePorts(id);
+  }
+
+  // DataChannelOwner
+
+  channelEvent(mapping: Mapping, event: DataChannelEvent): void {
+    const owned = this.channels.get(mapping.id);
+    if (!owned) return;
+    if (event.kind === 'ended') {
+      this.activeChannels--;
+      this.deps.onChannelsChanged?.(this.liveChannels);
+    }
+    if (owned.notify && !this.ended) this.deps.onEvent(event);
+  }
+
+  channelReleased(mapping: Mapping): void {
+    const owned = this.channels.get(mapping.id);
+    if (!owned) return;
+    this.channels.delete(mapping.id);
+    if (owned.holdsPort) this.deps.ledger.let(mapping.public.port);
+    this.deps.onChannelsChanged?.(this.liveChannels);
+  }
+
+  private checkOpen(): void {
+    if (this.ended) throw new ServiceRefusedError(`session ${this.session.id} has ended`);
+  }
+
+  private publicEndpointFor(r: CheckedRequest, family: 4 | 6): { publicEndpoint: Endpoint; holdsPort: boolean } {
+    const boundary = this.session.boundary;
+    if (ipFamily(boundary.address) !== family) throw new ServiceRefusedError(`data channel refused: the session's boundary ${formatEndpoint(boundary)} is not IPv${family}`);
+    if (r.public === undefined) {
+      try {
+        const [p] = this.deps.ledger.take({ count: 1, protocol: r.protocol });
+        return { publicEndpoint: { address: boundary.address, port: p! }, holdsPort: true };
+      } catch (err) {
+        throw new ServiceRefusedError(`data channel refused: ${(err as Error).message}`);
+      }
+    }
+    if (sameEndpoint(r.public, boundary)) {
+      if (r.protocol !== this.session.protocol) throw new ServiceRefusedError(`data channel refused: the boundary endpoint ${formatEndpoint(boundary)} is a ${this.session.protocol} endpoint`);
+      return { publicEndpoint: boundary, holdsPort: this.deps.ledger.hold(boundary.port) };
+    }
+    for (const res of this.reservations.values()) {
+      if (res.address === r.public.address && res.ports.includes(r.public.port)) {
+        return { publicEndpoint: r.public, holdsPort: this.deps.ledger.hold(r.public.port) };
+      }
+    }
+    throw new ServiceRefusedError(`data channel refused: public endpoint ${formatEndpoint(r.public)} is neither reserved by session ${this.session.id} nor its boundary endpoint`);
+  }
+}
+
+interface CheckedRequest {
+  readonly protocol: 'tcp' | 'udp';
+  readonly private: Endpoint;
+  readonly public: Endpoint | undefined;
+  readonly remote: { readonly address: IpAddress; readonly port?: Port } | undefined;
+  readonly direction: 'inbound' | 'outbound' | 'both';
+  readonly persistent: boolean;
+  readonly lifetimeMs: number | undefined;
+  readonly notify: boolean;
+}
+
+/** Re-validates a request that crossed from a worker as plain data. */
+function checkRequest(r: DataChannelRequest): CheckedRequest {
+  try {
+    if (typeof r !== 'object' || r === null) throw new Error('the request must be an object');
+    if (r.protocol !== 'tcp' && r.protocol !== 'udp') throw new Error('protocol must be "tcp" or "udp"');
+    if (r.direction !== 'inbound' && r.direction !== 'outbound' && r.direction !== 'both') throw new Error('direction must be "inbound", "outbound" or "both"');
+    const ep = (e: Endpoint, what: string): Endpoint => {
+      if (typeof e !== 'object' || e === null) throw new Error(`${what} must be an endpoint`);
+      const p = port(e.port);
+      if (p === 0) throw new Error(`${what} port must not be 0`);
+      return { address: ipAddress(String(e.address)), port: p };
+    };
+    const lifetimeMs = r.lifetimeMs;
+    if (lifetimeMs !== undefined && (typeof lifetimeMs !== 'number' || !(lifetimeMs > 0) || lifetimeMs > 86_400_000)) throw new Error('lifetimeMs must be between 1 ms and 24 h');
+    return {
+      protocol: r.protocol,
+      private: ep(r.private, 'private'),
+      public: r.public === undefined ? undefined : ep(r.public, 'public'),
+      remote: r.remote === undefined ? undefined : { address: ipAddress(String(r.remote.address)), ...(r.remote.port === undefined ? {} : { port: port(r.remote.port) }) },
+      direction: r.direction,
+      persistent: r.persistent === true,
+      lifetimeMs,
+      notify: r.notify === true,
+    };
+  } catch (err) {
+    throw new ServiceRefusedError(`data channel refused: ${(err as Error).message}`);
+  }
+}
