@@ -3,8 +3,9 @@ import { AdminServer } from '../admin/admin-server';
 import type { Logger } from '../logging/logger';
 import { NatEngine } from '../nat-engine/nat-engine';
 import type { DriverStats, PacketDriver } from '../nat-engine/drivers/packet-driver';
+import { PluginHost, type PluginHostStatus } from '../plugin-api/plugin-host';
+import { DataChannelHub } from '../plugin-api/resources/data-channel-hub';
 import { resolveAdapters, type Adapter } from './adapters';
-import { BUILTIN_PLUGINS } from './builtin-plugins';
 import { captureSpecFromConfig } from './capture-spec-from-config';
 import { packageVersion } from './package-info';
 
@@ -23,7 +24,10 @@ export interface StatusDocument {
   adapters: Adapter[];
   listenerPorts: { from: number; to: number };
   mappingPorts: { from: number; to: number };
-  plugins: { name: string; enabled: boolean; builtin: boolean }[];
+  plugins: PluginHostStatus['plugins'];
+  refusedPlugins: PluginHostStatus['refused'];
+  sessions: PluginHostStatus['sessions'];
+  sessionsEnded: PluginHostStatus['sessionsEnded'];
   engine: {
     flows: number;
     redirects: string[];
@@ -37,7 +41,9 @@ export interface StatusDocument {
  * API, and on stop removes everything it installed.
  */
 export class AlgdService {
-  readonly engine = new NatEngine();
+  private readonly hub = new DataChannelHub();
+  readonly engine: NatEngine;
+  readonly plugins: PluginHost;
   private readonly admin: AdminServer;
   private readonly adapters: Adapter[];
   private readonly version = packageVersion();
@@ -50,9 +56,13 @@ export class AlgdService {
     private readonly driver: PacketDriver,
     private readonly logger: Logger,
   ) {
+    this.engine = new NatEngine({ events: this.hub, timeouts: config.flowTimeouts });
     this.admin = new AdminServer(config.adminSocket);
     this.admin.handle('status', () => this.status());
+    this.admin.handle('plugins-enable', (args) => this.plugins.enable(String(args['name'])));
+    this.admin.handle('plugins-disable', (args) => this.plugins.disable(String(args['name'])));
     this.adapters = resolveAdapters(config.adapters);
+    this.plugins = new PluginHost({ config, engine: this.engine, hub: this.hub, adapters: () => this.adapters, log: logger });
   }
 
   /** Starts the admin API first (so a second instance is refused before anything is installed), then the driver. */
@@ -63,12 +73,18 @@ export class AlgdService {
     }
     await this.admin.listen();
     try {
-      await this.driver.open(captureSpecFromConfig(this.config), this.engine);
+      await this.plugins.start();
+      await this.driver.open(captureSpecFromConfig(this.config, this.plugins.controlPorts()), this.engine);
     } catch (err) {
+      await this.plugins.stop();
+      this.engine.clear();
       await this.admin.close();
       throw err;
     }
-    this.tickTimer = setInterval(() => this.engine.tick(), TICK_MS);
+    this.tickTimer = setInterval(() => {
+      this.engine.tick();
+      this.plugins.tick();
+    }, TICK_MS);
     this.tickTimer.unref();
     this.startedAt = new Date();
     this.state = 'running';
@@ -81,6 +97,8 @@ export class AlgdService {
     this.state = 'stopping';
     if (this.tickTimer) clearInterval(this.tickTimer);
     await this.admin.close();
+    // Sessions and listeners first, so nothing creates mappings while the driver goes.
+    await this.plugins.stop();
     await this.driver.close();
     this.engine.clear();
     this.state = 'stopped';
@@ -89,6 +107,7 @@ export class AlgdService {
 
   status(): StatusDocument {
     const e = this.engine;
+    const p = this.plugins.status();
     return {
       service: 'algd',
       version: this.version,
@@ -100,7 +119,10 @@ export class AlgdService {
       adapters: this.adapters,
       listenerPorts: this.config.listenerPorts,
       mappingPorts: this.config.mappingPorts,
-      plugins: this.pluginList(),
+      plugins: p.plugins,
+      refusedPlugins: p.refused,
+      sessions: p.sessions,
+      sessionsEnded: p.sessionsEnded,
       engine: {
         flows: e.flowCount,
         redirects: e.listRedirects().map((r) => r.describe()),
@@ -108,14 +130,5 @@ export class AlgdService {
         counters: e.counters.snapshot(),
       },
     };
-  }
-
-  private pluginList(): StatusDocument['plugins'] {
-    const names = new Set([...BUILTIN_PLUGINS, ...Object.keys(this.config.plugins)]);
-    return [...names].sort().map((name) => ({
-      name,
-      enabled: this.config.plugins[name]?.enabled ?? true,
-      builtin: (BUILTIN_PLUGINS as readonly string[]).includes(name),
-    }));
   }
 }

@@ -67,11 +67,15 @@ describe('algd command line (memory driver)', () => {
     const doc = JSON.parse(status.stdout) as Record<string, unknown>;
     expect(doc).toMatchObject({ service: 'algd', driver: 'memory', pid: algd.child.pid, listenerPorts: { from: 3000, to: 5000 } });
     expect(doc.driverStats).toEqual({ received: 0, accepted: 0, dropped: 0, modified: 0, errors: 0 });
-    expect(doc.plugins).toEqual([
-      { name: 'ftp', enabled: true, builtin: true },
-      { name: 'rtsp', enabled: true, builtin: true },
-      { name: 'sip', enabled: false, builtin: true },
+    const plugins = doc.plugins as { name: string; state: string; builtin: boolean; captures: { protocol: string; port: number; listener: number }[] }[];
+    expect(plugins.map((p) => [p.name, p.state, p.builtin, p.captures.map((c) => `${c.protocol}/${c.port}`)])).toEqual([
+      ['ftp', 'enabled', true, ['tcp/21']],
+      ['sip', 'disabled', true, []],
+      ['rtsp', 'enabled', true, ['tcp/554']],
     ]);
+    // Each capture has its own loopback listener in the configured range.
+    for (const c of plugins.flatMap((p) => p.captures)) expect(c.listener).toBeGreaterThanOrEqual(3000);
+    expect(doc.sessions).toEqual([]);
     expect(doc.adapters).toEqual([
       { name: 'priv0', type: 'private', addresses: ['198.51.100.1'], present: false },
       { name: 'pub0', type: 'boundary', addresses: ['203.0.113.1'], present: false },
