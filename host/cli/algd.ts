@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../config/load-config';
 import { packageVersion } from '../service/package-info';
 import { configCheckCommand } from './commands/config-check';
 import { labCommand } from './commands/lab';
+import { pluginsCommand } from './commands/plugins';
 import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
 import { ExitCode } from './exit-codes';
@@ -45,6 +46,16 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
     .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
     .option('--json', 'print the status document as JSON', false)
     .action((opts: { config: string; json: boolean }) => withConfig(opts.config, (cfg) => statusCommand(cfg, opts))());
+
+  const plugins = program.command('plugins').description('switch plugins of the running service');
+  for (const action of ['enable', 'disable'] as const) {
+    plugins
+      .command(`${action} <name>`)
+      .description(action === 'enable' ? 'capture again with a plugin (also resets its tripped circuit breaker)' : 'stop capturing with a plugin and close its sessions')
+      .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+      .option('--json', 'print the plugin status as JSON', false)
+      .action((name: string, opts: { config: string; json: boolean }) => withConfig(opts.config, (cfg) => pluginsCommand(cfg, action, name, opts))());
+  }
 
   const config = program.command('config').description('configuration tools');
   config

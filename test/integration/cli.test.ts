@@ -81,6 +81,14 @@ describe('algd command line (memory driver)', () => {
       { name: 'pub0', type: 'boundary', addresses: ['203.0.113.1'], present: false },
     ]);
 
+    const disabled = runAlgd(['plugins', 'disable', 'rtsp', '--config', configFile]);
+    expect(disabled).toMatchObject({ code: 0, stdout: 'rtsp: disabled\n' });
+    const enabled = runAlgd(['plugins', 'enable', 'rtsp', '--config', configFile]);
+    expect(enabled).toMatchObject({ code: 0, stdout: 'rtsp: enabled, capturing tcp/554\n' });
+    const unknown = runAlgd(['plugins', 'enable', 'gopher', '--config', configFile]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no plugin named "gopher" (known: ftp, sip, rtsp)');
+
     const second = runAlgd(['start', '--config', configFile]);
     expect(second.code).toBe(1);
     expect(second.stderr).toContain('another algd is running');
