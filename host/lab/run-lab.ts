@@ -6,7 +6,8 @@
  * everything down, and prints a summary.
  */
 
-import { existsSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { algdEntryPoint } from '../service/package-info';
 import { SERVER_V4 } from './addresses';
@@ -37,11 +38,57 @@ export interface RunLabOptions {
   readonly progress: (line: string) => void;
 }
 
+/** What `algd status --json` shows that the lab steps read. */
+interface LabStatus {
+  driverStats: { received: number };
+  sessionsEnded: Record<string, number>;
+  plugins: { name: string; builtin: boolean; captures: { listener: number }[]; counters: Record<string, number> }[];
+}
+
+/** The SDK's example plugins (a plugins folder), next to the built package. */
+function examplesDir(): string {
+  return join(__dirname, '..', '..', '..', 'sdk', 'examples');
+}
+
+/**
+ * Runs `algd start` (nfqueue driver) in the gateway for `body`, then stops
+ * it with SIGTERM and checks it exited 0 and left no rule and no socket.
+ */
+async function withAlgd(l: Lab, tag: string, plugins: Record<string, { enabled: boolean }>, body: (status: () => Promise<LabStatus>) => Promise<string>, extra: Record<string, unknown> = {}): Promise<string> {
+  const config = join(l.workDir, `algd-${tag}.json`);
+  const socket = join(l.workDir, `algd-${tag}.sock`);
+  writeFileSync(config, JSON.stringify({
+    driver: 'nfqueue',
+    adapters: [
+      { name: GATEWAY_PRIVATE_IFACE, type: 'private' },
+      { name: GATEWAY_PUBLIC_IFACE, type: 'boundary' },
+    ],
+    plugins,
+    adminSocket: socket,
+    ...extra,
+  }));
+  const algd = l.spawn('gateway', [process.execPath, algdEntryPoint(), 'start', '--config', config]);
+  try {
+    await algd.waitForOutput(/running/, 20_000);
+    const installed = (await algdRulesIn(l)).length;
+    const status = async (): Promise<LabStatus> => JSON.parse((await l.execOk('gateway', [process.execPath, algdEntryPoint(), 'status', '--json', '--config', config])).stdout) as LabStatus;
+    const detail = await body(status);
+    const exit = await algd.kill('SIGTERM');
+    if (exit.code !== 0) throw new Error(`algd exited with ${exit.code ?? exit.signal} on SIGTERM`);
+    const left = await algdRulesIn(l);
+    if (left.length > 0) throw new Error(`rules left after stop: ${left.join('; ')}`);
+    if (existsSync(socket)) throw new Error('the admin socket was left behind');
+    return `${detail}; ${installed} rules installed, SIGTERM exit 0, none left`;
+  } finally {
+    if (algd.running) await algd.kill('SIGKILL');
+  }
+}
+
 /** What the lab cannot show yet, named rather than silently left out. */
 const NOT_YET = [
-  { name: 'FTP active and passive through algd', needs: 'the plugin host and the FTP plugin' },
-  { name: 'SIP call with media through algd', needs: 'the plugin host and the SIP plugin' },
-  { name: 'RTSP stream through algd', needs: 'the plugin host and the RTSP plugin' },
+  { name: 'FTP active and passive through algd', needs: 'the FTP plugin' },
+  { name: 'SIP call with media through algd', needs: 'the SIP plugin' },
+  { name: 'RTSP stream through algd', needs: 'the RTSP plugin' },
 ];
 
 /** What algd leaves in the gateway's firewall while running: its iptables chains and its nftables table. */
@@ -97,41 +144,43 @@ export async function runLab(opts: RunLabOptions): Promise<LabReport> {
       });
     }
 
-    await step('algd service (nfqueue driver) in the gateway: FTP control traffic crosses its queue', async () => {
-      const config = join(l.workDir, 'algd.json');
-      const socket = join(l.workDir, 'algd.sock');
-      writeFileSync(
-        config,
-        JSON.stringify({
-          driver: 'nfqueue',
-          adapters: [
-            { name: GATEWAY_PRIVATE_IFACE, type: 'private' },
-            { name: GATEWAY_PUBLIC_IFACE, type: 'boundary' },
-          ],
-          plugins: { ftp: { enabled: true }, sip: { enabled: false }, rtsp: { enabled: false } },
-          adminSocket: socket,
-        }),
-      );
+    await step('algd service (nfqueue driver) in the gateway: an FTP control connection through the FTP plugin\'s loopback listener', async () => {
       const server = await startTcpEchoServer(l, 'server', 21);
-      const algd = l.spawn('gateway', [process.execPath, algdEntryPoint(), 'start', '--config', config]);
       try {
-        await algd.waitForOutput(/running/, 15_000);
-        const installed = (await algdRulesIn(l)).length;
-        // Without the FTP plugin the engine has no redirect: captured packets are handed back untouched.
-        const echo = await echoRequest(l, 'client', 'tcp', SERVER_V4, 21, 'USER anonymous');
-        if (!echo.ok) throw new Error(`TCP to ${SERVER_V4}:21 through the gateway failed: ${echo.error ?? 'no echo'}`);
-        const status = await l.execOk('gateway', [process.execPath, algdEntryPoint(), 'status', '--json', '--config', config]);
-        const doc = JSON.parse(status.stdout) as { driver: string; driverStats: { received: number; accepted: number } };
-        if (doc.driverStats.received === 0) throw new Error('the FTP connection did not reach algd\'s queue');
-        const exit = await algd.kill('SIGTERM');
-        if (exit.code !== 0) throw new Error(`algd exited with ${exit.code ?? exit.signal} on SIGTERM`);
-        const left = await algdRulesIn(l);
-        if (left.length > 0) throw new Error(`rules left after stop: ${left.join('; ')}`);
-        if (existsSync(socket)) throw new Error('the admin socket was left behind');
-        return `${installed} rules installed; ${doc.driverStats.received} packets of a TCP connection to port 21 queued to algd and accepted; SIGTERM exit 0, no rule left`;
+        return await withAlgd(l, 'ftp', { ftp: { enabled: true }, sip: { enabled: false }, rtsp: { enabled: false } }, async (status) => {
+          const echo = await echoRequest(l, 'client', 'tcp', SERVER_V4, 21, 'USER anonymous');
+          if (!echo.ok) throw new Error(`TCP to ${SERVER_V4}:21 through the gateway failed: ${echo.error ?? 'no echo'}`);
+          const doc = await status();
+          const ended = doc.sessionsEnded['closed'] ?? 0;
+          if (doc.driverStats.received === 0) throw new Error("the FTP connection did not reach algd's queue");
+          if (ended < 1) throw new Error('the FTP connection did not go through the FTP listener (no session)');
+          const ftp = doc.plugins.find((p) => p.name === 'ftp');
+          return `${doc.driverStats.received} packets queued to algd; the connection was redirected to the FTP listener (port ${ftp?.captures[0]?.listener ?? '?'}), relayed to the server and back`;
+        });
       } finally {
-        if (algd.running) await algd.kill('SIGKILL');
         await server.stop();
+      }
+    });
+
+    await step('plugin host: the TFTP example plugin, a third-party package loaded from sdk/examples, carries a tftp-hpa download through the gateway', async () => {
+      const root = join(l.workDir, 'tftp-root');
+      mkdirSync(root, { recursive: true });
+      const file = randomBytes(256 * 1024);
+      writeFileSync(join(root, 'lab.bin'), file);
+      const tftpd = l.spawn('server', ['in.tftpd', '--foreground', '--address', `${SERVER_V4}:69`, '--secure', '--user', 'root', root]);
+      try {
+        await l.waitForPort('server', 'udp', 69);
+        return await withAlgd(l, 'tftp', { ftp: { enabled: false }, sip: { enabled: false }, rtsp: { enabled: false } }, async (status) => {
+          const out = join(l.workDir, 'tftp-got.bin');
+          await l.exec('client', ['timeout', '20', 'tftp', '-m', 'binary', SERVER_V4, '-c', 'get', 'lab.bin', out], { timeoutMs: 30_000 });
+          const got = existsSync(out) ? readFileSync(out) : Buffer.alloc(0);
+          if (!got.equals(file)) throw new Error(`the download arrived with ${got.length} of ${file.length} bytes or different content`);
+          const tftp = (await status()).plugins.find((p) => p.name === 'tftp');
+          if (!tftp || tftp.builtin) throw new Error('the tftp plugin was not loaded from the plugins folder');
+          return `${file.length} bytes arrived identical (SHA-256 ${createHash('sha256').update(got).digest('hex').slice(0, 16)}…); the plugin mapped the server's transfer port (${tftp.counters['rrq'] ?? 0} read request)`;
+        }, { pluginsDir: examplesDir() });
+      } finally {
+        await tftpd.kill('SIGTERM');
       }
     });
   }
