@@ -43,7 +43,8 @@ interface OwnedChannel {
  * same): a channel's private endpoint belongs to one of the session's own
  * peers (no bounce to a third party); its public endpoint is a port this
  * session reserved, the session's boundary endpoint, or a fresh port; at
- * most `maxDataChannels` active channels; everything is re-validated, since
+ * most `maxDataChannels` active channels and twice as many reserved ports
+ * (an RTP/RTCP pair per channel); everything is re-validated, since
  * it crossed a thread boundary as plain data. When the session ends every
  * active channel ends and every reservation is released; connections
  * already made through a channel continue, and its public port returns to
@@ -109,6 +110,9 @@ export class SessionServices implements HostServices, DataChannelOwner {
     const count = request.count ?? (request.parity === 'even-odd' ? 2 : 1);
     if (!Number.isInteger(count) || count < 1 || count > 16) throw new ServiceRefusedError('reservePorts: count must be 1 to 16');
     if (request.parity !== undefined && request.parity !== 'even-odd') throw new ServiceRefusedError('reservePorts: parity must be "even-odd"');
+    const held = [...this.reservations.values()].reduce((n, r) => n + r.ports.length, 0);
+    const limit = 2 * this.deps.maxDataChannels;
+    if (held + count > limit) throw new ServiceRefusedError(`reservePorts: session ${this.session.id} would hold ${held + count} reserved ports (the cap is ${limit}, two per data channel)`);
     let ports: Port[];
     try {
       ports = this.deps.ledger.take({ count, contiguous: request.contiguous === true, parity: request.parity, protocol });

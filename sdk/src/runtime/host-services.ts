@@ -18,4 +18,5 @@ export interface HostServices {
 /** The service names, for RPC dispatch. */
 export type HostServiceName = keyof HostServices;
 
+/** Every service a plugin may call, for the RPC's dispatch table. */
 export const HOST_SERVICE_NAMES: readonly HostServiceName[] = ['createDataChannel', 'removeDataChannel', 'reservePorts', 'releasePorts', 'bestSourceAddress'];

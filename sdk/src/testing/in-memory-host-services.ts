@@ -45,8 +45,9 @@ type MutableReservation = { -readonly [K in keyof RecordedReservation]: Recorded
  *    - at most `maxDataChannels` open channels per session (default 16).
  * 3. `removeDataChannel`: only this session's channels; removing a channel
  *    that already ended does nothing.
- * 4. `reservePorts`: `count` an integer of at least 1 (default 1, or 2 with
- *    `parity: 'even-odd'`); `contiguous` gives consecutive ports; `even-odd`
+ * 4. `reservePorts`: `count` an integer from 1 to 16 (default 1, or 2 with
+ *    `parity: 'even-odd'`); at most two reserved ports per allowed data
+ *    channel held at once (unreleased reservations); `contiguous` gives consecutive ports; `even-odd`
  *    gives consecutive ports starting at an even one; the lowest fitting
  *    free ports of `publicPorts`, all or none; on the boundary address.
  * 5. `releasePorts`: only this session's reservations; releasing twice does
@@ -123,7 +124,11 @@ export class InMemoryHostServices implements HostServices {
     if (request.parity !== undefined && request.parity !== 'even-odd') throw new Error(`reservePorts: unknown parity ${JSON.stringify(request.parity)}`);
     const evenOdd = request.parity === 'even-odd';
     const count = request.count ?? (evenOdd ? 2 : 1);
-    if (!Number.isInteger(count) || count < 1) throw new Error(`reservePorts: cannot reserve ${String(count)} ports`);
+    if (!Number.isInteger(count) || count < 1 || count > 16) throw new Error(`reservePorts: cannot reserve ${String(count)} ports (1 to 16 a call)`);
+    const holding = this.held.filter((r) => !r.released).reduce((n, r) => n + r.ports.length, 0);
+    if (holding + count > 2 * this.config.maxDataChannels) {
+      throw new Error(`reservePorts: the session would hold ${holding + count} reserved ports (cap ${2 * this.config.maxDataChannels}, two per data channel)`);
+    }
     const runs = evenOdd || request.contiguous === true;
     const ports = runs ? this.freeRun(count, evenOdd ? 2 : 1) : this.freePorts(count);
     if (ports === undefined) {
