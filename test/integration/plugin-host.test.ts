@@ -33,6 +33,9 @@ describe('plugin host', () => {
     expect(byName['lines-rewriter']).toMatchObject({ state: 'enabled', builtin: false, package: 'algd-plugin-lines-rewriter', version: '1.0.0' });
     expect(byName['datagram-tagger']).toMatchObject({ state: 'enabled', package: '@example/datagram-tagger' });
     expect(byName['ftp']).toMatchObject({ state: 'disabled', builtin: true, captures: [] });
+    // A package whose module throws while loading is listed as failed, with the reason; the rest run.
+    expect(byName['load-fails']).toMatchObject({ state: 'failed', captures: [] });
+    expect(byName['load-fails']!.error).toContain('missing native dependency on purpose');
     const reasons = s.refused.map((r) => r.reason).sort();
     expect(reasons).toEqual([
       'algd-plugin-no-manifest: package.json has the "algd-plugin" keyword but no "algd" manifest ({ "entry", "apiVersion" })',
