@@ -1,27 +1,11 @@
-import { adminRequest, ServiceUnreachableError } from '../../admin/admin-client';
 import type { AlgdConfig } from '../../config/config-schema';
 import type { StatusDocument } from '../../service/algd-service';
-import { ExitCode } from '../exit-codes';
+import type { ExitCode } from '../exit-codes';
+import { callService } from '../service-call';
 
 /** `algd status`: asks the running service over the admin socket. */
-export async function statusCommand(config: AlgdConfig, opts: { json: boolean }): Promise<ExitCode> {
-  let response;
-  try {
-    response = await adminRequest(config.adminSocket, { command: 'status' });
-  } catch (err) {
-    if (err instanceof ServiceUnreachableError) {
-      process.stderr.write(`algd: ${err.message}\n`);
-      return ExitCode.notRunning;
-    }
-    throw err;
-  }
-  if (!response.ok) {
-    process.stderr.write(`algd: ${response.error}\n`);
-    return ExitCode.failure;
-  }
-  const status = response.result as StatusDocument;
-  process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
-  return ExitCode.ok;
+export function statusCommand(config: AlgdConfig, opts: { json: boolean }): Promise<ExitCode> {
+  return callService<StatusDocument>(config, { command: 'status' }, (status) => (opts.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status)));
 }
 
 function formatStatus(s: StatusDocument): string {

@@ -1,16 +1,5 @@
-import { checkDatagram, createStreamFramer, FramingError, LineFramer, SipMessageFramer, type Framing } from '@algd/sdk';
-
-const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
-
-function violation(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FramingError) return err.violation;
-    throw err;
-  }
-  return undefined;
-}
+import { checkDatagram, createStreamFramer, LineFramer, SipMessageFramer, type Framing } from '@algd/sdk';
+import { bytes, violation } from './framing-helpers';
 
 describe('createStreamFramer', () => {
   it.each<[string, Framing | undefined]>([

@@ -1,36 +1,6 @@
 import fc from 'fast-check';
-import { DEFAULT_MAX_LINE_LENGTH, FramingError, LineFramer } from '@algd/sdk';
-
-const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
-const texts = (lines: Buffer[]): string[] => lines.map((l) => l.toString('latin1'));
-
-/** Pushes `chunks` in order and returns every line produced. */
-function pushAll(framer: LineFramer, chunks: readonly Uint8Array[]): Buffer[] {
-  return chunks.flatMap((c) => framer.push(c));
-}
-
-/** `data` cut at the given offsets (sorted, duplicates give empty chunks). */
-function cut(data: Uint8Array, offsets: readonly number[]): Uint8Array[] {
-  const points = [...offsets].sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let prev = 0;
-  for (const p of points) {
-    chunks.push(data.subarray(prev, p));
-    prev = p;
-  }
-  chunks.push(data.subarray(prev));
-  return chunks;
-}
-
-function violation(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FramingError) return err.violation;
-    throw err;
-  }
-  return undefined;
-}
+import { DEFAULT_MAX_LINE_LENGTH, LineFramer } from '@algd/sdk';
+import { bytes, texts, pushAll, cut, violation } from './framing-helpers';
 
 describe('LineFramer', () => {
   it('returns two commands that arrive in one chunk, terminators included', () => {

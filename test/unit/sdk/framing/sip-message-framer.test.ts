@@ -1,34 +1,6 @@
 import fc from 'fast-check';
-import { checkSipDatagram, DEFAULT_MAX_MESSAGE_SIZE, FramingError, SipMessageFramer, type SipMessageFramerOptions } from '@algd/sdk';
-
-const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
-const texts = (messages: Buffer[]): string[] => messages.map((m) => m.toString('latin1'));
-
-function pushAll(framer: SipMessageFramer, chunks: readonly Uint8Array[]): Buffer[] {
-  return chunks.flatMap((c) => framer.push(c));
-}
-
-function cut(data: Uint8Array, offsets: readonly number[]): Uint8Array[] {
-  const points = [...offsets].sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let prev = 0;
-  for (const p of points) {
-    chunks.push(data.subarray(prev, p));
-    prev = p;
-  }
-  chunks.push(data.subarray(prev));
-  return chunks;
-}
-
-function violation(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FramingError) return err.violation;
-    throw err;
-  }
-  return undefined;
-}
+import { checkSipDatagram, DEFAULT_MAX_MESSAGE_SIZE, SipMessageFramer, type SipMessageFramerOptions } from '@algd/sdk';
+import { bytes, texts, pushAll, cut, violation } from './framing-helpers';
 
 /** Frames `stream` pushed in one chunk. */
 function frame(stream: string, options?: SipMessageFramerOptions): string[] {
