@@ -16,4 +16,11 @@ export interface MessageVerdict {
   readonly respond?: Uint8Array | string;
   /** Close both legs of the session once the output is written. */
   readonly close?: boolean;
+  /**
+   * Stop inspecting the session: after this message every byte of both
+   * directions passes unchanged, without the plugin (the control connection
+   * turned into something the plugin cannot read, such as TLS after FTP's
+   * `AUTH TLS`). The session and its data channels live on.
+   */
+  readonly release?: boolean;
 }

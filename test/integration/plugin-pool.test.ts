@@ -98,7 +98,7 @@ describe('PluginPool', () => {
     it('round-trips messages with exact bytes, carrying the state from task to task', async () => {
       const input = Buffer.from('USER anonymous\r\n', 'latin1');
       const first = await pool.run({ session, state: undefined, task: { kind: 'message', direction: 'client-to-server', message: input } }, noServices);
-      expect(first).toEqual({ state: { messages: 1 }, forward: expect.any(Uint8Array), respond: null, close: false, counters: { messages: 1 }, logs: [] });
+      expect(first).toEqual({ state: { messages: 1 }, forward: expect.any(Uint8Array), respond: null, close: false, release: false, counters: { messages: 1 }, logs: [] });
       expect(Buffer.from(first.forward!).equals(input)).toBe(true);
       // The caller's bytes were copied, not moved: still intact.
       expect(input.toString('latin1')).toBe('USER anonymous\r\n');
@@ -106,7 +106,7 @@ describe('PluginPool', () => {
       const second = await pool.run(message('PASS x\r\n', first.state), noServices);
       expect(text(second.forward)).toBe('PASS x\r\n');
       const third = await pool.run(message('COUNT\r\n', second.state), noServices);
-      expect(third).toEqual({ state: { messages: 3 }, forward: null, respond: expect.any(Uint8Array), close: false, counters: { messages: 1 }, logs: [] });
+      expect(third).toEqual({ state: { messages: 3 }, forward: null, respond: expect.any(Uint8Array), close: false, release: false, counters: { messages: 1 }, logs: [] });
       expect(text(third.respond)).toBe('COUNT 3\r\n');
     });
 
@@ -115,7 +115,7 @@ describe('PluginPool', () => {
       expect(text(out.forward)).toBe('220 ready\r\n');
       expect(out.state).toEqual({ messages: 5 });
       const event = await pool.run({ session, state: { messages: 5 }, task: { kind: 'data-channel-event', event: { kind: 'ended', channel: 7, reason: 'expired' } } }, noServices);
-      expect(event).toEqual({ state: { messages: 5 }, forward: null, respond: null, close: false, counters: {}, logs: [] });
+      expect(event).toEqual({ state: { messages: 5 }, forward: null, respond: null, close: false, release: false, counters: {}, logs: [] });
     });
 
     it('serves the plugin\'s service calls with the task\'s services object, and gives the plugin the answer', async () => {
@@ -166,7 +166,7 @@ describe('PluginPool', () => {
       const pool = await open('throws');
       const err = await failure(pool.run(message('bad'), noServices));
       expect(err.kind).toBe('bad-result');
-      expect(err.message).toBe('plugin throws: bad handler result: a handler returned a number; expected nothing, bytes, a string or { forward, respond, close }');
+      expect(err.message).toBe('plugin throws: bad handler result: a handler returned a number; expected nothing, bytes, a string or { forward, respond, close, release }');
       expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
       expect(pool.stats.workerRestarts).toBe(0);
     });

@@ -52,8 +52,10 @@ const SOURCE: Readonly<Record<MessageDirection, Peer>> = { 'client-to-server': '
  */
 export class ControlSession {
   state: unknown = undefined;
-  /** Set once the plugin failed under the `passthrough` policy. */
+  /** Set once the plugin failed under the `passthrough` policy, or released the session: bytes pass unchanged without it. */
   passthrough = false;
+  /** Set when the plugin released the session (stopped inspecting it); framing stops too. */
+  released = false;
   lastActivity: number;
   endReason: SessionEndReason | undefined;
   readonly startedAt: number;
@@ -93,7 +95,7 @@ export class ControlSession {
     if (this.closed || this.stopReading) return;
     this.lastActivity = this.now();
     this.bytes[direction] += chunk.length;
-    if (!this.plugin.handles(direction)) {
+    if (!this.plugin.handles(direction) || this.released) {
       this.push({ kind: 'relay', direction, bytes: chunk });
       return;
     }
@@ -163,6 +165,20 @@ export class ControlSession {
     this.onEnd(this);
   }
 
+  /**
+   * The plugin stopped inspecting the session: what is queued and what the
+   * framers hold goes on unchanged, in order, and later bytes bypass the
+   * framers and the plugin.
+   */
+  private release(): void {
+    this.released = true;
+    this.passthrough = true;
+    for (const direction of ['client-to-server', 'server-to-client'] as const) {
+      const rest = this.framers[direction]?.flush();
+      if (rest !== undefined && rest.length > 0) this.push({ kind: 'relay', direction, bytes: rest });
+    }
+  }
+
   private framerFor(direction: MessageDirection): StreamFramer {
     let f = this.framers[direction];
     if (f === undefined) {
@@ -216,6 +232,7 @@ export class ControlSession {
         }
         if (outcome.forward !== null && outcome.forward.length > 0) this.legs.send(TARGET[item.direction], outcome.forward);
         if (outcome.respond !== null && outcome.respond.length > 0) this.legs.send(SOURCE[item.direction], outcome.respond);
+        if (outcome.release) this.release();
         if (outcome.close) this.close('plugin-closed');
       }
     }

@@ -296,6 +296,7 @@ function outcomeProblem(x: unknown): string | undefined {
   if (x.forward !== null && !(x.forward instanceof Uint8Array)) return 'forward is neither bytes nor null';
   if (x.respond !== null && !(x.respond instanceof Uint8Array)) return 'respond is neither bytes nor null';
   if (typeof x.close !== 'boolean') return 'close is not a boolean';
+  if (typeof x.release !== 'boolean') return 'release is not a boolean';
   if (!isObject(x.counters)) return 'counters is not an object';
   for (const [name, value] of Object.entries(x.counters)) {
     if (typeof value !== 'number' || !Number.isFinite(value)) return `counter ${JSON.stringify(name)} was increased by ${JSON.stringify(value)}, not a finite number`;

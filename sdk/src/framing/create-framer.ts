@@ -11,6 +11,8 @@ import { checkSipDatagram, SipMessageFramer } from './sip-message-framer';
 export interface StreamFramer {
   push(chunk: Uint8Array): Buffer[];
   readonly buffered: number;
+  /** Returns the bytes of an unfinished message and forgets them: the stream is no longer framed from here on. */
+  flush(): Buffer;
 }
 
 /**
@@ -43,6 +45,10 @@ export function checkDatagram(framing: Framing | undefined, datagram: Uint8Array
 
 class RawFramer implements StreamFramer {
   readonly buffered = 0;
+
+  flush(): Buffer {
+    return Buffer.alloc(0);
+  }
 
   push(chunk: Uint8Array): Buffer[] {
     return chunk.length === 0 ? [] : [Buffer.from(chunk)];

@@ -57,6 +57,13 @@ export class LineFramer {
     return this.pendingLength;
   }
 
+  /** Returns the buffered start of an unfinished line and forgets it (a stream that stops being framed). */
+  flush(): Buffer {
+    const rest = Buffer.from(this.pending.subarray(0, this.pendingLength));
+    this.pendingLength = 0;
+    return rest;
+  }
+
   /**
    * Adds the next bytes of the stream and returns the lines they complete,
    * in order, terminators included (possibly none). The chunk is not kept:

@@ -89,6 +89,14 @@ export class SipMessageFramer {
     return this.end - this.start;
   }
 
+  /** Returns the buffered start of an unfinished message and forgets it (a stream that stops being framed). */
+  flush(): Buffer {
+    const rest = Buffer.from(this.buf.subarray(this.start, this.end));
+    this.start = this.end = this.scan = 0;
+    this.messageEnd = undefined;
+    return rest;
+  }
+
   /**
    * Adds the next bytes of the stream and returns the messages they
    * complete, in order (possibly none). The chunk is not kept: returned

@@ -38,7 +38,7 @@ export async function runTask(plugin: PluginDefinition<any, any>, options: unkno
   const task = envelope.task;
   if (task.kind === 'data-channel-event') {
     await plugin.onDataChannelEvent?.(task.event, ctx);
-    return { state: ctx.state, forward: null, respond: null, close: false, counters, logs };
+    return { state: ctx.state, forward: null, respond: null, close: false, release: false, counters, logs };
   }
   const message = Buffer.from(task.message.buffer, task.message.byteOffset, task.message.byteLength);
   const handler = task.direction === 'client-to-server' ? plugin.onClientMessage : plugin.onServerMessage;
@@ -49,6 +49,7 @@ export async function runTask(plugin: PluginDefinition<any, any>, options: unkno
     forward: verdict.forward === undefined ? message : verdict.forward === null ? null : toBytes(verdict.forward),
     respond: verdict.respond === undefined ? null : toBytes(verdict.respond),
     close: verdict.close === true,
+    release: verdict.release === true,
     counters,
     logs,
   };
@@ -60,11 +61,11 @@ function toVerdict(result: HandlerResult): MessageVerdict {
   if (typeof result === 'object' && result !== null) {
     const v = result as MessageVerdict;
     const bytesOrString = (x: unknown) => typeof x === 'string' || x instanceof Uint8Array;
-    if ((v.forward === undefined || v.forward === null || bytesOrString(v.forward)) && (v.respond === undefined || bytesOrString(v.respond)) && (v.close === undefined || typeof v.close === 'boolean')) {
+    if ((v.forward === undefined || v.forward === null || bytesOrString(v.forward)) && (v.respond === undefined || bytesOrString(v.respond)) && (v.close === undefined || typeof v.close === 'boolean') && (v.release === undefined || typeof v.release === 'boolean')) {
       return v;
     }
   }
-  throw new HandlerResultError(`a handler returned ${describe(result)}; expected nothing, bytes, a string or { forward, respond, close }`);
+  throw new HandlerResultError(`a handler returned ${describe(result)}; expected nothing, bytes, a string or { forward, respond, close, release }`);
 }
 
 function toBytes(data: Uint8Array | string): Uint8Array {

@@ -34,6 +34,8 @@ export interface TaskOutcome {
   /** Bytes for the sender of the message. */
   readonly respond: Uint8Array | null;
   readonly close: boolean;
+  /** Stop inspecting the session: later bytes pass unchanged without the plugin. */
+  readonly release: boolean;
   /** Counter increments. */
   readonly counters: Readonly<Record<string, number>>;
   readonly logs: readonly TaskLogRecord[];

@@ -60,6 +60,7 @@ export class PluginTestSession<Options = unknown, State = unknown> {
   private readonly framers: Record<MessageDirection, StreamFramer> | undefined;
   private currentState: unknown = undefined;
   private over = false;
+  private isReleased = false;
   private queue: Promise<unknown> = Promise.resolve();
 
   /**
@@ -151,7 +152,13 @@ export class PluginTestSession<Options = unknown, State = unknown> {
   private async receive(direction: MessageDirection, data: Uint8Array | string): Promise<void> {
     if (this.over) throw new Error(`session ${this.session.id} is closed; nothing more is delivered`);
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
-    let messages: Uint8Array[];
+    const [onward, back] = direction === 'client-to-server' ? [this.server, this.client] : [this.client, this.server];
+    if (this.isReleased) {
+      onward.deliver(bytes);
+      return;
+    }
+    let messages: readonly Uint8Array[];
+    let violation: FramingError | undefined;
     try {
       if (this.framers !== undefined) {
         messages = this.framers[direction].push(bytes);
@@ -161,18 +168,38 @@ export class PluginTestSession<Options = unknown, State = unknown> {
       }
     } catch (err) {
       if (!(err instanceof FramingError)) throw err;
-      this.count(`framing-${err.violation}`, 1);
-      this.finish();
-      return;
+      // As in the host: the whole messages before the violation still go through.
+      violation = err;
+      messages = err.completed;
     }
     for (const message of messages) {
       if (this.over) break; // a verdict closed the session: the rest of the chunk is not read
+      if (this.isReleased) {
+        onward.deliver(message);
+        continue;
+      }
       const outcome = await this.run({ kind: 'message', direction, message: new Uint8Array(message) });
-      const [onward, back] = direction === 'client-to-server' ? [this.server, this.client] : [this.client, this.server];
       if (outcome.forward !== null) onward.deliver(outcome.forward);
       if (outcome.respond !== null) back.deliver(outcome.respond);
+      if (outcome.release) this.isReleased = true;
       if (outcome.close) this.finish();
     }
+    // After a release, what the framers hold goes on after the chunk's remaining messages.
+    if (this.isReleased && this.framers !== undefined) {
+      for (const d of ['client-to-server', 'server-to-client'] as const) {
+        const rest = this.framers[d].flush();
+        if (rest.length > 0) (d === 'client-to-server' ? this.server : this.client).deliver(rest);
+      }
+    }
+    if (violation !== undefined) {
+      this.count(`framing-${violation.violation}`, 1);
+      this.finish();
+    }
+  }
+
+  /** True once a verdict released the session: bytes then pass unchanged, unframed, without the plugin. */
+  get released(): boolean {
+    return this.isReleased;
   }
 
   private async runEvent(event: DataChannelEvent): Promise<void> {
