@@ -9,14 +9,12 @@ import { connect } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PluginHostRig, SERVER_ADDRESS } from '../support/plugin-host-rig';
+import { freeClientPort as clientPort, PluginHostRig, SERVER_ADDRESS } from '../support/plugin-host-rig';
 import { until } from '../support/wait';
 
 jest.setTimeout(30_000);
 
 const LISTENERS = { from: 4600, to: 4649 };
-let nextClientPort = 41000;
-const clientPort = (): number => nextClientPort++;
 
 describe('plugin host', () => {
   let rig: PluginHostRig;
@@ -50,7 +48,7 @@ describe('plugin host', () => {
     const server = await rig.tcpServer(2101, (sock, d) => {
       if (d.toString().includes('HELLO')) sock.write('220 hi\r\n');
     });
-    const client = await rig.connectThrough(2101, rig.listenerPort('lines-rewriter', 'tcp', 2101), clientPort());
+    const client = await rig.connectThrough(2101, rig.listenerPort('lines-rewriter', 'tcp', 2101), await clientPort());
 
     client.sock.write('hello\r\nwor');
     await sleep(50);
@@ -89,7 +87,7 @@ describe('plugin host', () => {
     rig = new PluginHostRig({ listenerPorts: LISTENERS, plugins: { 'lines-rewriter': { ports: { tcp: [2102] } } } });
     await rig.start();
     const server = await rig.tcpServer(2102);
-    const client = await rig.connectThrough(2102, rig.listenerPort('lines-rewriter', 'tcp', 2102), clientPort());
+    const client = await rig.connectThrough(2102, rig.listenerPort('lines-rewriter', 'tcp', 2102), await clientPort());
     client.sock.write(`ok\r\n${'A'.repeat(65)}`);
     await once(client.sock, 'close');
     expect(server.received()).toBe('OK\r\n');
@@ -120,7 +118,7 @@ describe('plugin host', () => {
     server.bind(6901, SERVER_ADDRESS);
     await once(server, 'listening');
     try {
-      const client = await rig.udpClient(6901, rig.listenerPort('datagram-tagger', 'udp', 6901), clientPort());
+      const client = await rig.udpClient(6901, rig.listenerPort('datagram-tagger', 'udp', 6901), await clientPort());
       client.send('a');
       await until('client.received.length === 1', () => client.received.length === 1, 5_000);
       expect(got[0]!.text).toBe('c1:a');
@@ -144,8 +142,8 @@ describe('plugin host', () => {
     await rig.start();
     await rig.tcpServer(2104);
     const listener = rig.listenerPort('lines-rewriter', 'tcp', 2104);
-    const idle = await rig.connectThrough(2104, listener, clientPort());
-    const busy = await rig.connectThrough(2104, listener, clientPort());
+    const idle = await rig.connectThrough(2104, listener, await clientPort());
+    const busy = await rig.connectThrough(2104, listener, await clientPort());
     busy.sock.write('MAP 7000\r\n');
     await until('rig.engine.listMappings().length === 1', () => rig.engine.listMappings().length === 1, 5_000);
     await sleep(1_100);
@@ -180,11 +178,11 @@ describe('plugin faults', () => {
     await rig.start();
     await echoServer();
     const listener = rig.listenerPort('faulty', 'tcp', 2201);
-    const healthy = await rig.connectThrough(2201, listener, clientPort());
+    const healthy = await rig.connectThrough(2201, listener, await clientPort());
     healthy.sock.write('MAP 6000\r\n');
     await until('healthy.received().includes(\'mapped\')', () => healthy.received().includes('mapped'), 5_000);
 
-    const victim = await rig.connectThrough(2201, listener, clientPort());
+    const victim = await rig.connectThrough(2201, listener, await clientPort());
     victim.sock.write(`${command}\r\n`);
     await once(victim.sock, 'close');
 
@@ -207,7 +205,7 @@ describe('plugin faults', () => {
     rig = new PluginHostRig({ listenerPorts: LISTENERS, plugins: faulty({ onFailure: 'passthrough' }) });
     await rig.start();
     const server = await rig.tcpServer(2201);
-    const client = await rig.connectThrough(2201, rig.listenerPort('faulty', 'tcp', 2201), clientPort());
+    const client = await rig.connectThrough(2201, rig.listenerPort('faulty', 'tcp', 2201), await clientPort());
     client.sock.write('THROW\r\n');
     await until('server.received().length > 0', () => server.received().length > 0, 5_000);
     client.sock.write('after\r\n');
@@ -224,7 +222,7 @@ describe('plugin faults', () => {
     const redirects = () => rig.engine.listRedirects().filter((r) => r.owner === 'faulty').length;
     expect(redirects()).toBe(1);
     for (let i = 0; i < 3; i++) {
-      const c = await rig.connectThrough(2201, listener, clientPort());
+      const c = await rig.connectThrough(2201, listener, await clientPort());
       c.sock.write('THROW\r\n');
       await once(c.sock, 'close');
     }
@@ -240,7 +238,7 @@ describe('plugin faults', () => {
     expect(redirects()).toBe(1);
 
     // Half-open: one more failure trips it again at once.
-    const c = await rig.connectThrough(2201, listener, clientPort());
+    const c = await rig.connectThrough(2201, listener, await clientPort());
     c.sock.write('THROW\r\n');
     await once(c.sock, 'close');
     expect(rig.host.status().plugins.find((p) => p.name === 'faulty')).toMatchObject({ state: 'tripped', breaker: { trips: 2 } });
@@ -248,7 +246,7 @@ describe('plugin faults', () => {
     await rig.host.enable('faulty');
     expect(rig.host.status().plugins.find((p) => p.name === 'faulty')).toMatchObject({ state: 'enabled', breaker: { state: 'closed' } });
     expect(redirects()).toBe(1);
-    const ok = await rig.connectThrough(2201, listener, clientPort());
+    const ok = await rig.connectThrough(2201, listener, await clientPort());
     ok.sock.write('fine\r\n');
     await until('ok.received().includes(\'ok fine\')', () => ok.received().includes('ok fine'), 5_000);
   });

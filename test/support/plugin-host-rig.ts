@@ -39,6 +39,20 @@ export class LogCollector extends winston.transports.Console {
   }
 }
 
+/**
+ * A local port nothing uses, not even a connection in TIME_WAIT from an
+ * earlier run (the kernel's own choice for a bind to port 0): the source
+ * port of a client the engine is told about before it connects.
+ */
+export async function freeClientPort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
 export class PluginHostRig {
   readonly hub = new DataChannelHub();
   readonly engine = new NatEngine({ events: this.hub });
