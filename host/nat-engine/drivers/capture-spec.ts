@@ -12,6 +12,13 @@ export interface CaptureAdapter {
   readonly name: string;
   /** `private` faces internal clients; `public` is a boundary or firewalled adapter. */
   readonly side: 'private' | 'public';
+  /**
+   * A public adapter whose firewall denies unsolicited inbound connections
+   * (the ALG API's firewalled adapter): the driver lets the inbound
+   * connections of algd's data channels through it (a pinhole per
+   * connection, gone with the connection). Default false.
+   */
+  readonly firewalled?: boolean;
 }
 
 /**

@@ -15,6 +15,14 @@
  *   new TCP/UDP connection leaving through a public adapter (only the
  *   engine knows which ones an outbound mapping takes).
  *
+ * - filter FORWARD, for firewalled public adapters only: a connection algd
+ *   translated (its connmark carries algd's bit, saved at nat PREROUTING
+ *   from the first packet's verdict) is accepted coming in through the
+ *   adapter. That is the pinhole of a data channel: it exists for the
+ *   connections made through the channel and goes with them; anything else
+ *   meets the administrator's policy. (An accept here ends iptables' filter
+ *   FORWARD chain only: a drop in another nftables table still wins.)
+ *
  * A queued packet that is accepted resumes at the next hook, so rules after
  * algd's jump in raw PREROUTING and mangle POSTROUTING do not see it; algd's
  * jump comes first because an earlier ACCEPT would hide traffic from it.
@@ -63,6 +71,9 @@ export function captureRules(spec: CaptureSpec, opts: CaptureRuleOptions): AlgdR
   post(['-m', 'connmark', '--mark', ALGD_MARK_MATCH, ...queue]);
   for (const iface of publics) {
     for (const proto of ['tcp', 'udp']) post(['-o', iface, '-p', proto, '-m', 'conntrack', '--ctstate', 'NEW', ...queue]);
+  }
+  for (const a of spec.adapters.filter((x) => x.side === 'public' && x.firewalled === true)) {
+    rules.push({ hook: 'FORWARD', argv: ['-i', a.name, '-m', 'connmark', '--mark', ALGD_MARK_MATCH, '-j', 'ACCEPT'], families });
   }
   return rules;
 }

@@ -1,7 +1,8 @@
 /**
  * algd's capture rules: its own chains, one per hook (`ALGD_PREROUTING`
  * jumped to from raw `PREROUTING`, `ALGD_OUTPUT` from raw `OUTPUT`,
- * `ALGD_POSTROUTING` from mangle `POSTROUTING`), managed with
+ * `ALGD_POSTROUTING` from mangle `POSTROUTING`, and `ALGD_FORWARD` from
+ * filter `FORWARD` for the pinholes of firewalled adapters), managed with
  * iptables/ip6tables.
  *
  * Why iptables and these tables: on the kernels algd targets the nftables
@@ -23,19 +24,20 @@
 import { processRunner, type CommandOutcome, type CommandRunner } from './command-runner';
 
 export type IpFamily = 4 | 6;
-export type AlgdHook = 'PREROUTING' | 'OUTPUT' | 'POSTROUTING';
-export type IptablesTable = 'raw' | 'mangle';
+export type AlgdHook = 'PREROUTING' | 'OUTPUT' | 'POSTROUTING' | 'FORWARD';
+export type IptablesTable = 'raw' | 'mangle' | 'filter';
 
 export const ALGD_CHAIN_PREFIX = 'ALGD_';
-export const ALGD_CHAINS: Readonly<Record<AlgdHook, string>> = { PREROUTING: 'ALGD_PREROUTING', OUTPUT: 'ALGD_OUTPUT', POSTROUTING: 'ALGD_POSTROUTING' };
+export const ALGD_CHAINS: Readonly<Record<AlgdHook, string>> = { PREROUTING: 'ALGD_PREROUTING', OUTPUT: 'ALGD_OUTPUT', POSTROUTING: 'ALGD_POSTROUTING', FORWARD: 'ALGD_FORWARD' };
 /** The table each hook's chain lives in. */
-export const ALGD_TABLES: Readonly<Record<AlgdHook, IptablesTable>> = { PREROUTING: 'raw', OUTPUT: 'raw', POSTROUTING: 'mangle' };
-const HOOKS: readonly AlgdHook[] = ['PREROUTING', 'OUTPUT', 'POSTROUTING'];
-const TABLES: readonly IptablesTable[] = ['raw', 'mangle'];
+export const ALGD_TABLES: Readonly<Record<AlgdHook, IptablesTable>> = { PREROUTING: 'raw', OUTPUT: 'raw', POSTROUTING: 'mangle', FORWARD: 'filter' };
+const HOOKS: readonly AlgdHook[] = ['PREROUTING', 'OUTPUT', 'POSTROUTING', 'FORWARD'];
+const TABLES: readonly IptablesTable[] = ['raw', 'mangle', 'filter'];
 /** The built-in chains of each table, where a jump to an algd chain (even a stale, unknown one) may hang. */
 const BUILTIN_CHAINS: Readonly<Record<IptablesTable, readonly string[]>> = {
   raw: ['PREROUTING', 'OUTPUT'],
   mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
 };
 
 export interface AlgdRule {
@@ -130,7 +132,7 @@ export class IptablesRules {
     });
   }
 
-  /** Removes every algd chain (any `ALGD_*` chain in raw and mangle) and the jumps to it. Idempotent. */
+  /** Removes every algd chain (any `ALGD_*` chain in raw, mangle and filter) and the jumps to it. Idempotent. */
   removeAll(): Promise<void> {
     return this.exclusive(() => this.removeEverything());
   }

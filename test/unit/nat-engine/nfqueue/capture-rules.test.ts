@@ -52,4 +52,12 @@ describe('captureRules', () => {
     expect(rules.every((r) => r.families!.every((f) => f === 4))).toBe(true);
     expect(rules.some((r) => r.argv.includes('ipv6-icmp'))).toBe(false);
   });
+
+  it('opens no pinholes on boundary adapters, and lets algd\'s connections in through firewalled ones', () => {
+    expect(captureRules(spec, { queueNum: 4200, failOpen: true }).filter((r) => r.hook === 'FORWARD')).toEqual([]);
+    const firewalled: CaptureSpec = { ...spec, adapters: [...spec.adapters, { name: 'wan6', side: 'public', firewalled: true }] };
+    expect(captureRules(firewalled, { queueNum: 4200, failOpen: true }).filter((r) => r.hook === 'FORWARD')).toEqual([
+      { hook: 'FORWARD', argv: ['-i', 'wan6', '-m', 'connmark', '--mark', '0x20000000/0x20000000', '-j', 'ACCEPT'], families: [4, 6] },
+    ]);
+  });
 });
