@@ -217,6 +217,8 @@ export class ControlSession {
         this.legs.end(TARGET[item.direction]);
         return;
       case 'event':
+        // After a failure under the passthrough policy the plugin sees nothing more, events queued before it included.
+        if (this.passthrough) return;
         await this.runTask({ kind: 'data-channel-event', event: item.event });
         return;
       case 'message': {
@@ -230,6 +232,9 @@ export class ControlSession {
           if (this.passthrough && !this.closed) this.legs.send(TARGET[item.direction], item.bytes);
           return;
         }
+        // Closed while the task ran (plugin disabled, shutdown): the legs are gone, nothing more is written
+        // (a closed datagram socket throws on send, which would escape drain() as an unhandled rejection).
+        if (this.closed) return;
         if (outcome.forward !== null && outcome.forward.length > 0) this.legs.send(TARGET[item.direction], outcome.forward);
         if (outcome.respond !== null && outcome.respond.length > 0) this.legs.send(SOURCE[item.direction], outcome.respond);
         if (outcome.release) this.release();
