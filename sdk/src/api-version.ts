@@ -10,10 +10,10 @@ export const SDK_API_VERSION = '0.1.0';
 
 /** True when `range` (a semver range such as `^0.1.0`) accepts `version` (default: this SDK's). */
 export function apiVersionSatisfies(range: string, version: string = SDK_API_VERSION): boolean {
-  return validRange(range) !== null && satisfies(version, range, { includePrerelease: true });
+  return isApiVersionRange(range) && satisfies(version, range, { includePrerelease: true });
 }
 
-/** True when `range` is a valid semver range. */
+/** True when `range` is a valid semver range. An empty range (which semver reads as "any") is not: a plugin must say what it needs. */
 export function isApiVersionRange(range: string): boolean {
-  return validRange(range) !== null;
+  return typeof range === 'string' && range.trim() !== '' && validRange(range) !== null;
 }

@@ -28,7 +28,11 @@ export class DataChannelHub implements NatEngineEvents {
   }
 
   mappingUsed(mapping: Mapping, flow: Flow<FlowTranslation>): void {
-    const peer = { address: ipFromBytes(flow.original.srcAddr), port: port(flow.original.srcPort) };
+    // The peer is the remote side: the connection's source when it came in, its destination when it went out.
+    const inbound = flow.data.kind === 'mapping' && flow.data.original.dst !== undefined;
+    const peer = inbound
+      ? { address: ipFromBytes(flow.original.srcAddr), port: port(flow.original.srcPort) }
+      : { address: ipFromBytes(flow.original.dstAddr), port: port(flow.original.dstPort) };
     this.owners.get(mapping.id)?.channelEvent(mapping, { kind: 'used', channel: mapping.id, peer });
   }
 

@@ -53,7 +53,7 @@ interface OwnedChannel {
 export class SessionServices implements HostServices, DataChannelOwner {
   private readonly channels = new Map<number, OwnedChannel>();
   private readonly everOwned = new Set<number>();
-  private readonly reservations = new Map<number, { readonly address: IpAddress; readonly ports: readonly Port[] }>();
+  private readonly reservations = new Map<number, { readonly protocol: 'tcp' | 'udp'; readonly address: IpAddress; readonly ports: readonly Port[] }>();
   private nextReservation = 1;
   private activeChannels = 0;
   private ended = false;
@@ -121,19 +121,27 @@ export class SessionServices implements HostServices, DataChannelOwner {
     }
     const id = this.nextReservation++;
     const address = this.session.boundary.address;
-    this.reservations.set(id, { address, ports });
+    this.reservations.set(id, { protocol, address, ports });
     return { id, address, ports };
   }
 
   async releasePorts(reservation: number): Promise<void> {
     const r = this.reservations.get(reservation);
+    // Releasing twice is harmless; an id this session never had is a mistake.
+    if (!r && Number.isInteger(reservation) && reservation >= 1 && reservation < this.nextReservation) return;
     if (!r) throw new ServiceRefusedError(`no reservation ${String(reservation)} in session ${this.session.id}`);
     this.reservations.delete(reservation);
     for (const p of r.ports) this.deps.ledger.let(p);
   }
 
   async bestSourceAddress(destination: IpAddress): Promise<IpAddress> {
-    const dest = ipAddress(String(destination));
+    this.checkOpen();
+    let dest: IpAddress;
+    try {
+      dest = ipAddress(String(destination));
+    } catch (err) {
+      throw new ServiceRefusedError(`bestSourceAddress: ${(err as Error).message}`);
+    }
     const found = (await this.deps.sourceLookup(dest)) ?? boundaryAddressFor(dest, this.session.adapters);
     if (found === undefined) throw new ServiceRefusedError(`no gateway address reaches ${dest}`);
     return found;
@@ -197,7 +205,7 @@ export class SessionServices implements HostServices, DataChannelOwner {
       return { publicEndpoint: boundary, holdsPort: this.deps.ledger.hold(boundary.port) };
     }
     for (const res of this.reservations.values()) {
-      if (res.address === r.public.address && res.ports.includes(r.public.port)) {
+      if (res.protocol === r.protocol && res.address === r.public.address && res.ports.includes(r.public.port)) {
         return { publicEndpoint: r.public, holdsPort: this.deps.ledger.hold(r.public.port) };
       }
     }
@@ -224,9 +232,7 @@ function checkRequest(r: DataChannelRequest): CheckedRequest {
     if (r.direction !== 'inbound' && r.direction !== 'outbound' && r.direction !== 'both') throw new Error('direction must be "inbound", "outbound" or "both"');
     const ep = (e: Endpoint, what: string): Endpoint => {
       if (typeof e !== 'object' || e === null) throw new Error(`${what} must be an endpoint`);
-      const p = port(e.port);
-      if (p === 0) throw new Error(`${what} port must not be 0`);
-      return { address: ipAddress(String(e.address)), port: p };
+      return { address: ipAddress(String(e.address)), port: nonZero(port(e.port), what) };
     };
     const lifetimeMs = r.lifetimeMs;
     if (lifetimeMs !== undefined && (typeof lifetimeMs !== 'number' || !(lifetimeMs > 0) || lifetimeMs > 86_400_000)) throw new Error('lifetimeMs must be between 1 ms and 24 h');
@@ -234,7 +240,7 @@ function checkRequest(r: DataChannelRequest): CheckedRequest {
       protocol: r.protocol,
       private: ep(r.private, 'private'),
       public: r.public === undefined ? undefined : ep(r.public, 'public'),
-      remote: r.remote === undefined ? undefined : { address: ipAddress(String(r.remote.address)), ...(r.remote.port === undefined ? {} : { port: port(r.remote.port) }) },
+      remote: r.remote === undefined ? undefined : { address: ipAddress(String(r.remote.address)), ...(r.remote.port === undefined ? {} : { port: nonZero(port(r.remote.port), 'remote') }) },
       direction: r.direction,
       persistent: r.persistent === true,
       lifetimeMs,
@@ -243,4 +249,9 @@ function checkRequest(r: DataChannelRequest): CheckedRequest {
   } catch (err) {
     throw new ServiceRefusedError(`data channel refused: ${(err as Error).message}`);
   }
+}
+
+function nonZero(p: Port, what: string): Port {
+  if (p === 0) throw new Error(`${what} port must not be 0`);
+  return p;
 }

@@ -487,7 +487,10 @@ describe('SessionServices.end', () => {
 
     expect(await refusal(r.services.createDataChannel(inbound(40003)))).toBe('session ftp-1 has ended');
     expect(await refusal(r.services.reservePorts({ protocol: 'tcp' }))).toBe('session ftp-1 has ended');
-    expect(await refusal(r.services.releasePorts(reservation.id))).toBe('no reservation 1 in session ftp-1');
+    // Releasing an already released reservation is harmless (as in the SDK test kit); an unknown id is not.
+    await expect(r.services.releasePorts(reservation.id)).resolves.toBeUndefined();
+    expect(await refusal(r.services.releasePorts(99))).toBe('no reservation 99 in session ftp-1');
+    expect(await refusal(r.services.bestSourceAddress(SERVER as IpAddress))).toBe('session ftp-1 has ended');
     expect(r.reserved()).toEqual([FIRST_PORTS[0]]);
 
     r.services.end();
@@ -595,7 +598,34 @@ describe('SessionServices.bestSourceAddress', () => {
   it('refuses when no public adapter has an address of the family', async () => {
     const r = rig({ session: { adapters: [adapters[0]!, adapters[3]!] } });
     expect(await refusal(r.services.bestSourceAddress(ipAddress('2001:db8:9::9')))).toBe('no gateway address reaches 2001:db8:9::9');
-    await expect(r.services.bestSourceAddress('x' as IpAddress)).rejects.toThrow(new Error('not an IP address: "x"'));
+    await expect(r.services.bestSourceAddress('x' as IpAddress)).rejects.toThrow(new Error('bestSourceAddress: not an IP address: "x"'));
     expect(r.lookups).toEqual(['2001:db8:9::9']);
+  });
+});
+
+describe('SessionServices: rules shared with the SDK test kit', () => {
+  it('does not put a channel of one protocol on a port reserved for the other', async () => {
+    const r = rig();
+    const reservation = await r.services.reservePorts({ protocol: 'tcp' });
+    const onIt = endpoint(GATEWAY, reservation.ports[0]!);
+    expect(await refusal(r.services.createDataChannel({ ...inbound(40001, { public: onIt }), protocol: 'udp' }))).toBe(
+      `data channel refused: public endpoint ${GATEWAY}:${reservation.ports[0]} is neither reserved by session ftp-1 nor its boundary endpoint`,
+    );
+    await expect(r.services.createDataChannel(inbound(40001, { public: onIt }))).resolves.toMatchObject({ public: onIt });
+  });
+
+  it('refuses a remote port 0', async () => {
+    const r = rig();
+    expect(await refusal(r.services.createDataChannel(inbound(40001, { remote: { address: ipAddress(SERVER), port: 0 as never } })))).toBe(
+      'data channel refused: remote port must not be 0',
+    );
+  });
+
+  it('reports the remote side as the peer of a used channel: the source coming in, the destination going out', async () => {
+    const r = rig();
+    const out = await r.services.createDataChannel({ protocol: 'tcp', private: endpoint(CLIENT, 40005), remote: { address: ipAddress(SERVER) }, direction: 'outbound', notify: true });
+    const syn = buildPacket({ family: 4, src: CLIENT, dst: SERVER }, { kind: 'tcp', srcPort: 40005, dstPort: 8080, flags: TCP_FLAGS.SYN });
+    expect(r.engine.process(syn, { origin: 'private', stage: 'single' })).toBe('translated');
+    expect(r.events[0]).toEqual({ kind: 'used', channel: out.id, peer: endpoint(SERVER, 8080) });
   });
 });

@@ -35,5 +35,7 @@ describe('the published SDK surface', () => {
     expect(sdk.apiVersionSatisfies('^0.2.0')).toBe(false);
     expect(sdk.apiVersionSatisfies('^1.0.0')).toBe(false);
     expect(sdk.apiVersionSatisfies('not a range')).toBe(false);
+    // semver reads an empty range as "any"; a plugin must say what it needs.
+    expect(sdk.apiVersionSatisfies('')).toBe(false);
   });
 });
