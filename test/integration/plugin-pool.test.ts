@@ -1,4 +1,7 @@
-// Real worker threads over the fixture plugins in test/fixtures/plugins.
+// Real worker threads over the fixture plugins in test/fixtures/plugins and,
+// for misbehaving plugins, the faulty and load-fails packages in
+// test/fixtures/plugin-packages (loaded by entry path; faulty uses line framing,
+// so its commands are sent as whole lines: "THROW\r\n", ...).
 // The workers load the compiled worker and SDK from dist/: run `npm run build` first.
 import { endpoint, type DataChannel, type DataChannelRequest, type SessionInfo } from '@algd/sdk';
 import type { HostServices, TaskEnvelope, TaskOutcome } from '@algd/sdk/runtime';
@@ -6,6 +9,8 @@ import { resolve } from 'node:path';
 import { PluginLoadError, PluginPool, PluginTaskError, type PluginPoolOptions, type PluginTaskFailure } from '../../host/plugin-api/worker-pool/plugin-pool';
 
 const fixture = (name: string) => resolve(__dirname, '../fixtures/plugins', name, 'index.js');
+const pluginPackage = (name: string) => resolve(__dirname, '../fixtures/plugin-packages', name, 'index.js');
+const FAULTY = pluginPackage('faulty');
 
 const session: SessionInfo = {
   id: 'echo-1',
@@ -44,8 +49,8 @@ function recordingServices(): HostServices & { calls: DataChannelRequest[] } {
 const noServices = recordingServices();
 
 const pools: PluginPool[] = [];
-async function open(name: string, opts: Partial<PluginPoolOptions> = {}): Promise<PluginPool> {
-  const pool = await PluginPool.open({ entry: fixture(name), taskTimeoutMs: 300, minThreads: 1, maxThreads: 1, ...opts });
+async function open(entry: string, opts: Partial<PluginPoolOptions> = {}): Promise<PluginPool> {
+  const pool = await PluginPool.open({ entry, taskTimeoutMs: 300, minThreads: 1, maxThreads: 1, ...opts });
   pools.push(pool);
   return pool;
 }
@@ -81,7 +86,7 @@ describe('PluginPool', () => {
   describe('normal tasks', () => {
     let pool: PluginPool;
     beforeAll(async () => {
-      pool = await open('echo', { maxThreads: 2 });
+      pool = await open(fixture('echo'), { maxThreads: 2 });
     });
 
     it('describes the plugin as plain data', () => {
@@ -152,84 +157,84 @@ describe('PluginPool', () => {
 
   describe('failing tasks: classified, the host survives, the pool keeps serving', () => {
     it('threw: a handler that throws', async () => {
-      const pool = await open('throws');
-      const err = await failure(pool.run(message('boom'), noServices));
+      const pool = await open(FAULTY);
+      const err = await failure(pool.run(message('THROW\r\n'), noServices));
       expect(err.kind).toBe('threw');
-      expect(err.plugin).toBe('throws');
-      expect(err.message).toBe('plugin throws: the handler threw Error: boom requested');
-      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect(err.plugin).toBe('faulty');
+      expect(err.message).toBe('plugin faulty: the handler threw Error: plugin bug on purpose');
+      expect(text((await pool.run(message('after\r\n'), noServices)).forward)).toBe('ok after\r\n');
       expect(pool.stats.failures).toEqual({ ...noFailures, threw: 1 });
       expect(pool.stats.workerRestarts).toBe(0);
     });
 
     it('bad-result: a handler that returns something else than a handler result', async () => {
-      const pool = await open('throws');
-      const err = await failure(pool.run(message('bad'), noServices));
+      const pool = await open(FAULTY);
+      const err = await failure(pool.run(message('NUMBER\r\n'), noServices));
       expect(err.kind).toBe('bad-result');
-      expect(err.message).toBe('plugin throws: bad handler result: a handler returned a number; expected nothing, bytes, a string or { forward, respond, close, release }');
-      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect(err.message).toBe('plugin faulty: bad handler result: a handler returned a number; expected nothing, bytes, a string or { forward, respond, close, release }');
+      expect(text((await pool.run(message('after\r\n'), noServices)).forward)).toBe('ok after\r\n');
       expect(pool.stats.workerRestarts).toBe(0);
     });
 
     it('bad-result: session state that is not plain data (its worker dies of it and is replaced)', async () => {
-      const pool = await open('throws', { minThreads: 2, maxThreads: 2 });
-      const err = await failure(pool.run(message('unclonable'), noServices));
+      const pool = await open(FAULTY, { minThreads: 2, maxThreads: 2 });
+      const err = await failure(pool.run(message('UNCLONABLE\r\n'), noServices));
       expect(err.kind).toBe('bad-result');
-      expect(err.message).toBe('plugin throws: the task\'s outcome cannot be sent to the host (session state and log fields must be structured-cloneable plain data): () => 1 could not be cloned.');
-      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect(err.message).toBe('plugin faulty: the task\'s outcome cannot be sent to the host (session state and log fields must be structured-cloneable plain data): () => 1 could not be cloned.');
+      expect(text((await pool.run(message('after\r\n'), noServices)).forward)).toBe('ok after\r\n');
       expect(pool.stats.workerRestarts).toBe(1);
     });
 
     it('timeout: a handler that never returns; its worker is stopped and replaced', async () => {
-      const pool = await open('loops', { minThreads: 2, maxThreads: 2 });
+      const pool = await open(FAULTY, { minThreads: 2, maxThreads: 2 });
       const started = Date.now();
-      const err = await failure(pool.run(message('spin'), noServices));
+      const err = await failure(pool.run(message('SPIN\r\n'), noServices));
       expect(Date.now() - started).toBeLessThan(2_000);
       expect(err.kind).toBe('timeout');
-      expect(err.message).toBe('plugin loops: the task did not finish within 300 ms; its worker was stopped');
-      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect(err.message).toBe('plugin faulty: the task did not finish within 300 ms; its worker was stopped');
+      expect(text((await pool.run(message('after\r\n'), noServices)).forward)).toBe('ok after\r\n');
       expect(pool.stats.failures).toEqual({ ...noFailures, timeout: 1 });
       expect(pool.stats.workerRestarts).toBe(1);
     });
 
     it('timeout: a task still queued behind a busy worker when its time is up; no worker is stopped for it', async () => {
-      const pool = await open('loops', { minThreads: 1, maxThreads: 1 });
-      const [spin, queued] = await Promise.all([failure(pool.run(message('spin'), noServices)), failure(pool.run(message('waits'), noServices))]);
-      expect(spin.message).toBe('plugin loops: the task did not finish within 300 ms; its worker was stopped');
+      const pool = await open(FAULTY, { minThreads: 1, maxThreads: 1 });
+      const [spin, queued] = await Promise.all([failure(pool.run(message('SPIN\r\n'), noServices)), failure(pool.run(message('WAITS\r\n'), noServices))]);
+      expect(spin.message).toBe('plugin faulty: the task did not finish within 300 ms; its worker was stopped');
       expect(queued.kind).toBe('timeout');
-      expect(queued.message).toBe('plugin loops: the task did not start within 300 ms (every worker was busy)');
+      expect(queued.message).toBe('plugin faulty: the task did not start within 300 ms (every worker was busy)');
       expect(pool.stats.workerRestarts).toBe(1);
-      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect(text((await pool.run(message('after\r\n'), noServices)).forward)).toBe('ok after\r\n');
     });
 
     it('out-of-memory: a handler that allocates without bound hits the worker heap limit', async () => {
-      const pool = await open('hog', { minThreads: 2, maxThreads: 2, maxOldGenerationSizeMb: 32, taskTimeoutMs: 5_000 });
-      const err = await failure(pool.run(message('eat'), noServices));
+      const pool = await open(FAULTY, { minThreads: 2, maxThreads: 2, maxOldGenerationSizeMb: 32, taskTimeoutMs: 5_000 });
+      const err = await failure(pool.run(message('HOG\r\n'), noServices));
       expect(err.kind).toBe('out-of-memory');
-      expect(err.message).toMatch(/^plugin hog: its worker ran out of memory during the task and was replaced \(.*memory limit.*\)$/);
-      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect(err.message).toMatch(/^plugin faulty: its worker ran out of memory during the task and was replaced \(.*memory limit.*\)$/);
+      expect(text((await pool.run(message('after\r\n'), noServices)).forward)).toBe('ok after\r\n');
       expect(pool.stats.failures).toEqual({ ...noFailures, 'out-of-memory': 1 });
       expect(pool.stats.workerRestarts).toBe(1);
     });
 
     it('worker-exited: a handler that calls process.exit()', async () => {
-      const pool = await open('exits', { minThreads: 2, maxThreads: 2 });
-      const err = await failure(pool.run(message('exit'), noServices));
+      const pool = await open(FAULTY, { minThreads: 2, maxThreads: 2 });
+      const err = await failure(pool.run(message('EXIT\r\n'), noServices));
       expect(err.kind).toBe('worker-exited');
-      expect(err.message).toBe('plugin exits: its worker ended during the task and was replaced (worker exited with code: 3)');
-      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect(err.message).toBe('plugin faulty: its worker ended during the task and was replaced (worker exited with code: 7)');
+      expect(text((await pool.run(message('after\r\n'), noServices)).forward)).toBe('ok after\r\n');
       // Once more, on the replacement worker.
-      expect((await failure(pool.run(message('exit'), noServices))).kind).toBe('worker-exited');
-      expect(text((await pool.run(message('after'), noServices)).forward)).toBe('after');
+      expect((await failure(pool.run(message('EXIT\r\n'), noServices))).kind).toBe('worker-exited');
+      expect(text((await pool.run(message('after\r\n'), noServices)).forward)).toBe('ok after\r\n');
       expect(pool.stats.failures).toEqual({ ...noFailures, 'worker-exited': 2 });
       expect(pool.stats.workerRestarts).toBe(2);
     });
 
     it('reports failures to the log', async () => {
       const lines: string[] = [];
-      const pool = await open('throws', { log: (level, msg, fields) => lines.push(`${level} ${msg} ${JSON.stringify(fields)}`) });
-      await failure(pool.run(message('boom'), noServices));
-      expect(lines).toEqual(['warn plugin throws: the handler threw Error: boom requested {"plugin":"throws","failure":"threw"}']);
+      const pool = await open(FAULTY, { log: (level, msg, fields) => lines.push(`${level} ${msg} ${JSON.stringify(fields)}`) });
+      await failure(pool.run(message('THROW\r\n'), noServices));
+      expect(lines).toEqual(['warn plugin faulty: the handler threw Error: plugin bug on purpose {"plugin":"faulty","failure":"threw"}']);
     });
   });
 
@@ -241,7 +246,7 @@ describe('PluginPool', () => {
       ['a module that is not a plugin', fixture('not-a-plugin'), 'not a plugin definition (the module must export definePlugin({...}) as its default export or as module.exports; it exports an object with foo)'],
       ['an invalid hand-built definition', fixture('invalid-definition'), 'definition invalid: controlChannels[0].ports: must be a non-empty list of ports 1-65535'],
       ['a plugin for another API version', fixture('bad-api'), 'incompatible apiVersion "^9.0.0": this host implements plugin API 0.1.0'],
-      ['a module that throws while loading', fixture('load-throws'), 'the module threw while loading: Error: cannot start: licence file missing'],
+      ['a module that throws while loading', pluginPackage('load-fails'), 'the module threw while loading: Error: missing native dependency on purpose'],
     ])('%s', async (_what, entry, reason) => {
       const err = await loadError({ entry });
       expect(err.entry).toBe(entry);
@@ -255,7 +260,7 @@ describe('PluginPool', () => {
     });
 
     it('options the parser accepts reach the handlers', async () => {
-      const pool = await open('strict-options', { options: { greeting: 'good day' } });
+      const pool = await open(fixture('strict-options'), { options: { greeting: 'good day' } });
       expect(text((await pool.run(message('HELLO'), noServices)).respond)).toBe('good day');
     });
 
@@ -267,15 +272,15 @@ describe('PluginPool', () => {
 
   describe('close()', () => {
     it('rejects a running task with kind closed, is idempotent, and refuses later tasks', async () => {
-      const pool = await open('loops', { taskTimeoutMs: 10_000 });
-      const running = failure(pool.run(message('spin'), noServices));
+      const pool = await open(FAULTY, { taskTimeoutMs: 10_000 });
+      const running = failure(pool.run(message('SPIN\r\n'), noServices));
       await new Promise((r) => setTimeout(r, 50));
       await Promise.all([pool.close(), pool.close()]);
       await pool.close();
       const err = await running;
       expect(err.kind).toBe('closed');
-      expect(err.message).toBe('plugin loops: the pool was closed before the task finished');
-      const later = await failure(pool.run(message('hi'), noServices));
+      expect(err.message).toBe('plugin faulty: the pool was closed before the task finished');
+      const later = await failure(pool.run(message('HELLO\r\n'), noServices));
       expect(later.kind).toBe('closed');
       expect(pool.stats.threads).toBe(0);
       expect(pool.stats.workerRestarts).toBe(0);
