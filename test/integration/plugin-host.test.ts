@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { freeClientPort as clientPort, PluginHostRig, SERVER_ADDRESS } from '../support/plugin-host-rig';
 import { until } from '../support/wait';
 
-jest.setTimeout(30_000);
+jest.setTimeout(90_000);
 
 const LISTENERS = { from: 4600, to: 4649 };
 
@@ -53,14 +53,14 @@ describe('plugin host', () => {
     client.sock.write('hello\r\nwor');
     await sleep(50);
     client.sock.write('ld\r\nDENY this\r\n');
-    await until('client.received().includes(\'502\')', () => client.received().includes('502'), 5_000);
-    await until('server.received().includes(\'WORLD\')', () => server.received().includes('WORLD'), 5_000);
+    await until('client.received().includes(\'502\')', () => client.received().includes('502'), 20_000);
+    await until('server.received().includes(\'WORLD\')', () => server.received().includes('WORLD'), 20_000);
     expect(server.received()).toBe('>HELLO\r\n>WORLD\r\n');
-    await until('client.received().includes(\'220\')', () => client.received().includes('220'), 5_000);
+    await until('client.received().includes(\'220\')', () => client.received().includes('220'), 20_000);
     expect(client.received()).toBe('[1] 220 hi\r\n502 denied by gateway\r\n');
 
     client.sock.write('MAP 5000\r\nBOUNCE\r\n');
-    await until('server.received().includes(\'BOUNCE\')', () => server.received().includes('BOUNCE'), 5_000);
+    await until('server.received().includes(\'BOUNCE\')', () => server.received().includes('BOUNCE'), 20_000);
     const mapped = /MAPPED 127\.0\.0\.1 (\d+) (\d+)\r\n/.exec(server.received());
     expect(mapped).not.toBeNull();
     const publicPort = Number(mapped![1]);
@@ -77,7 +77,7 @@ describe('plugin host', () => {
     expect(lr.counters).toMatchObject({ denied: 1 });
 
     client.sock.end();
-    await until('rig.host.status().sessions.length === 0', () => rig.host.status().sessions.length === 0, 5_000);
+    await until('rig.host.status().sessions.length === 0', () => rig.host.status().sessions.length === 0, 20_000);
     expect(rig.engine.listMappings()).toEqual([]);
     expect(rig.host.status().publicPortsHeld).toBe(0);
     expect(rig.host.status().sessionsEnded).toMatchObject({ closed: 1 });
@@ -120,14 +120,14 @@ describe('plugin host', () => {
     try {
       const client = await rig.udpClient(6901, rig.listenerPort('datagram-tagger', 'udp', 6901), await clientPort());
       client.send('a');
-      await until('client.received.length === 1', () => client.received.length === 1, 5_000);
+      await until('client.received.length === 1', () => client.received.length === 1, 20_000);
       expect(got[0]!.text).toBe('c1:a');
       expect(client.received).toEqual(['s2:b']);
       const upstreamPort = got[0]!.port;
       expect(upstreamPort).toBeGreaterThanOrEqual(61000);
 
       client.send('MAPBOUNDARY');
-      await until('got.length === 2', () => got.length === 2, 5_000);
+      await until('got.length === 2', () => got.length === 2, 20_000);
       expect(got[1]).toEqual({ text: `MAPPED ${upstreamPort}`, port: upstreamPort });
       const [session] = rig.host.status().sessions;
       expect(session).toMatchObject({ protocol: 'udp', boundary: `127.0.0.1:${upstreamPort}` });
@@ -145,7 +145,7 @@ describe('plugin host', () => {
     const idle = await rig.connectThrough(2104, listener, await clientPort());
     const busy = await rig.connectThrough(2104, listener, await clientPort());
     busy.sock.write('MAP 7000\r\n');
-    await until('rig.engine.listMappings().length === 1', () => rig.engine.listMappings().length === 1, 5_000);
+    await until('rig.engine.listMappings().length === 1', () => rig.engine.listMappings().length === 1, 20_000);
     await sleep(1_100);
     rig.host.tick();
     await once(idle.sock, 'close');
@@ -180,14 +180,14 @@ describe('plugin faults', () => {
     const listener = rig.listenerPort('faulty', 'tcp', 2201);
     const healthy = await rig.connectThrough(2201, listener, await clientPort());
     healthy.sock.write('MAP 6000\r\n');
-    await until('healthy.received().includes(\'mapped\')', () => healthy.received().includes('mapped'), 5_000);
+    await until('healthy.received().includes(\'mapped\')', () => healthy.received().includes('mapped'), 20_000);
 
     const victim = await rig.connectThrough(2201, listener, await clientPort());
     victim.sock.write(`${command}\r\n`);
     await once(victim.sock, 'close');
 
     healthy.sock.write('still there\r\n');
-    await until('healthy.received().includes(\'ok still there\')', () => healthy.received().includes('ok still there'), 10_000);
+    await until('healthy.received().includes(\'ok still there\')', () => healthy.received().includes('ok still there'), 20_000);
     const status = rig.host.status().plugins.find((p) => p.name === 'faulty')!;
     expect(status.failures[kind]).toBe(1);
     if (kind !== 'threw') expect(status.workerRestarts).toBeGreaterThanOrEqual(1);
@@ -196,7 +196,7 @@ describe('plugin faults', () => {
     expect(rig.engine.listMappings()).toHaveLength(1);
 
     healthy.sock.end();
-    await until('rig.host.status().sessions.length === 0', () => rig.host.status().sessions.length === 0, 5_000);
+    await until('rig.host.status().sessions.length === 0', () => rig.host.status().sessions.length === 0, 20_000);
     expect(rig.engine.listMappings()).toEqual([]);
     expect(rig.host.status().publicPortsHeld).toBe(0);
   });
@@ -207,9 +207,9 @@ describe('plugin faults', () => {
     const server = await rig.tcpServer(2201);
     const client = await rig.connectThrough(2201, rig.listenerPort('faulty', 'tcp', 2201), await clientPort());
     client.sock.write('THROW\r\n');
-    await until('server.received().length > 0', () => server.received().length > 0, 5_000);
+    await until('server.received().length > 0', () => server.received().length > 0, 20_000);
     client.sock.write('after\r\n');
-    await until('server.received().includes(\'after\')', () => server.received().includes('after'), 5_000);
+    await until('server.received().includes(\'after\')', () => server.received().includes('after'), 20_000);
     expect(server.received()).toBe('THROW\r\nafter\r\n');
     expect(rig.host.status().sessions[0]).toMatchObject({ passthrough: true });
   });
@@ -248,6 +248,6 @@ describe('plugin faults', () => {
     expect(redirects()).toBe(1);
     const ok = await rig.connectThrough(2201, listener, await clientPort());
     ok.sock.write('fine\r\n');
-    await until('ok.received().includes(\'ok fine\')', () => ok.received().includes('ok fine'), 5_000);
+    await until('ok.received().includes(\'ok fine\')', () => ok.received().includes('ok fine'), 20_000);
   });
 });
