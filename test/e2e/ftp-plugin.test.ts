@@ -1,0 +1,392 @@
+/**
+ * The FTP plugin end to end, with real peers: vsftpd on the server
+ * (203.0.113.2, 2001:db8:2::2), and curl, lftp and Python's ftplib on the
+ * client behind the gateway, in active mode (PORT, EPRT |1|, EPRT |2|) and
+ * passive mode (PASV, EPSV), downloads, an active upload and 40 data
+ * channels in one control session. Every transfer is checked by the SHA-256
+ * of what arrived against the original's.
+ *
+ * The same client cases run through four gateways, each in its own lab
+ * (masquerade for IPv4 and IPv6):
+ *
+ * 1. algd (`algd start`, nfqueue driver, FTP plugin): everything arrives;
+ *    the plugin's counters and the end of its data channels are checked in
+ *    `algd status`, and hostile control input is refused as documented.
+ * 2. the kernel's own FTP ALG (nf_conntrack_ftp / nf_nat_ftp through a
+ *    `ct helper "ftp"`), no algd: everything arrives. This proves the tests.
+ * 3. no ALG at all: active mode fails (the server cannot connect back to
+ *    the private client), passive mode works. This proves the active cases
+ *    can fail.
+ * 4. algd with the windivert driver over the WinDivert-compatible test
+ *    library: see that block for what it carries and what not yet.
+ *
+ * vsftpd keeps port_promiscuous off (its default), so PORT/EPRT must name
+ * the control connection's peer, the gateway's public address, which only a
+ * rewrite makes true. Only the block without an ALG turns it on, so that
+ * there the server really tries to connect back to the private address.
+ */
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { Lab } from '../../host/lab/lab';
+import type { LabProcess } from '../../host/lab/lab-process';
+import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topology';
+import { buildCompatLibrary } from '../../host/nat-engine/drivers/windivert/compat-library';
+import { describeLab, useLab } from '../lab/require-lab';
+import { ALGD_BIN } from '../support/algd-process';
+import {
+  arrivedWhole, describeResult, FTP_CLIENT_CASES, rawControlSession, startVsftpd,
+  type CaseResult, type FtpClientCase, type FtpServer,
+} from '../support/ftp-peers';
+import { installKernelFtpAlg, KERNEL_FTP_TABLE, removeKernelFtpAlg } from '../support/kernel-ftp-alg';
+import { findTool } from '../support/require-tool';
+
+jest.setTimeout(60_000);
+
+/** Seconds a client may run where it is expected to succeed (transfers take about a second). */
+const CLIENT_TIMEOUT_S = 20;
+
+interface Status {
+  driver: string;
+  driverStats: { received: number; errors: number };
+  plugins: { name: string; state: string; counters: Record<string, number>; failures: Record<string, number>; sessions: number }[];
+  sessions: { id: string }[];
+  sessionsEnded: Record<string, number>;
+  engine: { mappings: { id: number; owner: string; mapping: string; active: boolean; uses: number }[]; counters: { drops: Record<string, number> } };
+}
+
+/** `algd start` in the lab's gateway with `driver` settings; the FTP plugin on, SIP and RTSP off. */
+function useAlgd(lab: () => Lab, name: string, driver: () => Record<string, unknown>): { status: () => Promise<Status>; process: () => LabProcess } {
+  let algd: LabProcess | undefined;
+  const configFile = (): string => join(lab().workDir, `algd-${name}.json`);
+  beforeAll(async () => {
+    writeFileSync(configFile(), JSON.stringify({
+      ...driver(),
+      adapters: [{ name: GATEWAY_PRIVATE_IFACE, type: 'private' }, { name: GATEWAY_PUBLIC_IFACE, type: 'boundary' }],
+      plugins: { ftp: { enabled: true }, sip: { enabled: false }, rtsp: { enabled: false } },
+      adminSocket: join(lab().workDir, `algd-${name}.sock`),
+    }));
+    algd = lab().spawn('gateway', [process.execPath, ALGD_BIN, 'start', '--config', configFile()]);
+    await algd.waitForOutput(/running/, 20_000);
+  });
+  afterAll(async () => {
+    if (algd?.running) expect((await algd.kill('SIGTERM')).code).toBe(0);
+  });
+  return {
+    status: async () => JSON.parse((await lab().execOk('gateway', [process.execPath, ALGD_BIN, 'status', '--json', '--config', configFile()])).stdout) as Status,
+    process: () => {
+      if (!algd) throw new Error('algd did not start (see beforeAll)');
+      return algd;
+    },
+  };
+}
+
+/** What a gateway should do with a case. */
+type Expectation =
+  /** Every transfer arrives whole. */
+  | 'whole'
+  /** The client reaches the data-channel command, and nothing arrives. */
+  | 'fails'
+  /** Should arrive whole but does not yet: `it.failing`, with the reason. */
+  | { readonly knownFailure: string };
+
+interface ClientCaseRun {
+  readonly lab: () => Lab;
+  readonly server: () => FtpServer;
+  readonly expect: (c: FtpClientCase) => Expectation;
+  readonly timeoutS?: number;
+  /** Every case's result, by name, for checks after the table. */
+  readonly results: Map<string, CaseResult>;
+}
+
+/** Whether the case used the data-channel command it claims to test, and the data channel was really asked for. */
+function expectCommands(c: FtpClientCase, r: CaseResult): void {
+  expect(r.commands.length).toBeGreaterThanOrEqual(r.transfers.length);
+  expect(r.commands.filter((cmd) => !c.command.test(cmd))).toEqual([]);
+}
+
+/** The shared client table, as one test per case. */
+function clientCaseTests(run: ClientCaseRun): void {
+  for (const c of FTP_CLIENT_CASES) {
+    const expectation = run.expect(c);
+    const tag = c.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+    const exec = (): Promise<CaseResult> => c.run({ lab: run.lab(), server: run.server(), timeoutS: run.timeoutS ?? CLIENT_TIMEOUT_S, tag });
+    if (expectation === 'whole') {
+      it(`${c.name}: arrives whole`, async () => {
+        const r = await exec();
+        run.results.set(c.name, r);
+        if (!arrivedWhole(r)) throw new Error(`${c.name}: ${describeResult(r)}`);
+        expectCommands(c, r);
+        expect(r.exitCode).toBe(0);
+      });
+    } else if (expectation === 'fails') {
+      it(`${c.name}: fails, the server cannot connect back`, async () => {
+        const logBefore = run.server().log().length;
+        const r = await exec();
+        run.results.set(c.name, r);
+        expectCommands(c, r);
+        expect(r.transfers.filter((t) => t.got === t.expected).map((t) => t.name)).toEqual([]);
+        // The server tried, and its connection to the private address failed.
+        expect(run.server().log().slice(logBefore)).toMatch(/"425 Failed to establish connection\."/);
+      });
+    } else {
+      // A real failure, explained where the expectation is set; the test turns red once it works.
+      it.failing(`${c.name}: arrives whole (known to fail: ${expectation.knownFailure})`, async () => {
+        const r = await exec();
+        run.results.set(c.name, r);
+        if (!arrivedWhole(r)) throw new Error(`${c.name}: ${describeResult(r)}`);
+        expectCommands(c, r);
+      });
+    }
+  }
+}
+
+/** PORT/EPRT commands the given results sent: what the plugin should have mapped. */
+const activeCommands = (results: Map<string, CaseResult>): number =>
+  [...results.values()].reduce((n, r) => n + r.commands.filter((c) => /^(PORT|EPRT) /.test(c)).length, 0);
+
+/** Polls algd's status until no session and no active mapping is left, at most `timeoutMs`. */
+async function untilQuiet(status: () => Promise<Status>, timeoutMs: number): Promise<Status> {
+  const deadline = Date.now() + timeoutMs;
+  let s = await status();
+  while ((s.sessions.length > 0 || s.engine.mappings.some((m) => m.active)) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    s = await status();
+  }
+  return s;
+}
+
+const ftpPlugin = (s: Status): Status['plugins'][number] => s.plugins.find((p) => p.name === 'ftp')!;
+
+/** Mappings in `after` that `before` did not have (earlier, used ones may have expired in between). */
+const newMappings = (before: Status, after: Status): string[] => {
+  const known = new Set(before.engine.mappings.map((m) => m.id));
+  return after.engine.mappings.filter((m) => !known.has(m.id)).map((m) => m.mapping);
+};
+
+const REQUIRE_ALL = process.env['ALGD_REQUIRE_ALL'] === '1';
+/** The peers every block runs (Debian packages vsftpd, curl, lftp; scripts/setup installs them). */
+const FTP_TOOLS = ['vsftpd', 'curl', 'lftp'] as const;
+
+/**
+ * describeLab, when the FTP peers (and `extraTools`) are installed;
+ * otherwise skipped with the reason, or under ALGD_REQUIRE_ALL=1 a failing test.
+ */
+function describeFtpLab(title: string, fn: () => void, extraTools: readonly string[] = []): void {
+  const missing = [...FTP_TOOLS, ...extraTools].filter((t) => findTool(t) === undefined);
+  if (missing.length === 0) {
+    describeLab(title, fn);
+  } else if (REQUIRE_ALL) {
+    describe(title, () => {
+      it('has the programs it runs', () => {
+        throw new Error(`ALGD_REQUIRE_ALL=1 and programs are missing: ${missing.join(', ')} (scripts/setup installs them)`);
+      });
+    });
+  } else {
+    process.stderr.write(`[lab] skipping "${title}": missing ${missing.join(', ')}\n`);
+    describe.skip(`${title} (skipped: missing ${missing.join(', ')})`, fn);
+  }
+}
+
+describeFtpLab('FTP through algd (nfqueue driver, FTP plugin): real clients and vsftpd', () => {
+  const lab = useLab({ name: 'ftpalgd', ipv6Nat: true });
+  describe('algd start on the gateway', () => {
+    let server: FtpServer;
+    beforeAll(async () => {
+      server = await startVsftpd(lab());
+    });
+    const algd = useAlgd(lab, 'nfq', () => ({ driver: 'nfqueue' }));
+    const results = new Map<string, CaseResult>();
+
+    clientCaseTests({ lab, server: () => server, expect: () => 'whole', results });
+
+    it('status: the plugin mapped every PORT/EPRT, and once the sessions end no data channel is left active', async () => {
+      expect(results.size).toBe(FTP_CLIENT_CASES.length);
+      const s = await untilQuiet(algd.status, 20_000);
+      const ftp = ftpPlugin(s);
+      expect(ftp.state).toBe('enabled');
+      expect(ftp.counters['active-mapped']).toBeGreaterThan(0);
+      expect(ftp.counters['active-mapped']).toBe(activeCommands(results));
+      // Servers outside the gateway: 227/229 are checked, never mapped.
+      expect(ftp.counters['passive-mapped']).toBeUndefined();
+      expect(ftp.counters['passive-address-refused']).toBeUndefined();
+      expect(Object.values(ftp.failures).every((n) => n === 0)).toBe(true);
+      expect(s.sessions).toEqual([]);
+      expect(s.engine.mappings.filter((m) => m.active)).toEqual([]);
+      expect(s.engine.counters.drops).toEqual({});
+      // Every mapping was used by the server's connection, and only from the server.
+      for (const m of s.engine.mappings) {
+        expect(m.owner).toMatch(/^ftp-\d+$/);
+        expect(m.mapping).toMatch(/ inbound remote (203\.0\.113\.2|2001:db8:2::2)$/);
+      }
+      expect(s.sessionsEnded['closed']).toBeGreaterThanOrEqual(FTP_CLIENT_CASES.length);
+    });
+
+    describe('hostile control input (a raw client; the gateway answers, nothing reaches the server, no data channel)', () => {
+      interface Hostile {
+        readonly what: string;
+        readonly line: string;
+        readonly reply: string;
+        readonly counter: string;
+      }
+      const HOSTILE: readonly Hostile[] = [
+        { what: 'PORT bounce to a third party', line: 'PORT 203,0,113,99,195,80', reply: "500 PORT refused by the gateway: the address is not the client's own.", counter: 'bounce-refused' },
+        { what: 'EPRT bounce to another lab host (the server itself)', line: 'EPRT |1|203.0.113.2|50000|', reply: "500 EPRT refused by the gateway: the address is not the client's own.", counter: 'bounce-refused' },
+        { what: 'PORT with an octet over 255', line: 'PORT 198,51,100,256,195,80', reply: '501 PORT refused by the gateway: malformed or out-of-range address or port.', counter: 'bad-argument' },
+        { what: 'PORT with a port over 65535 (256,0)', line: 'PORT 198,51,100,2,256,0', reply: '501 PORT refused by the gateway: malformed or out-of-range address or port.', counter: 'bad-argument' },
+        { what: 'EPRT with a port over 65535', line: 'EPRT |1|198.51.100.2|65536|', reply: '501 EPRT refused by the gateway: malformed or out-of-range address or port.', counter: 'bad-argument' },
+        { what: 'PORT with a data port below 1024', line: 'PORT 198,51,100,2,0,80', reply: '500 PORT refused by the gateway: data port below the allowed range.', counter: 'low-port-refused' },
+        { what: 'a denied command (SITE EXEC)', line: 'SITE EXEC /bin/sh -c id', reply: '502 Command not allowed by the gateway.', counter: 'denied-command' },
+      ];
+
+      it.each(HOSTILE.map((h) => [h.what, h] as const))('%s', async (_what, h) => {
+        const before = await algd.status();
+        const r = await rawControlSession(lab(), [h.line, 'NOOP']);
+        expect(r.greeting).toEqual([expect.stringMatching(/^220 /)]);
+        expect(r.login).toEqual(['230 Login successful.']);
+        // The gateway's answer, then the session goes on: the server answers NOOP.
+        expect(r.replies).toEqual([[h.reply], ['200 NOOP ok.']]);
+        const after = await untilQuiet(algd.status, 10_000);
+        const delta = (name: string): number => (ftpPlugin(after).counters[name] ?? 0) - (ftpPlugin(before).counters[name] ?? 0);
+        expect(delta(h.counter)).toBe(1);
+        expect(delta('active-mapped')).toBe(0);
+        // No data channel: no mapping was created.
+        expect(newMappings(before, after)).toEqual([]);
+        // Never forwarded: vsftpd logged the NOOP of the session, not the refused line.
+        const log = server.log();
+        expect(log).toMatch(/FTP command: Client "[^"]+", "NOOP"/);
+        expect(log).not.toContain(h.line);
+      });
+
+      it('a line over 512 bytes closes the session, and is counted', async () => {
+        const before = await algd.status();
+        const long = `NOOP ${'A'.repeat(600)}`;
+        const r = await rawControlSession(lab(), [long, 'NOOP']);
+        expect(r.login).toEqual(['230 Login successful.']);
+        expect(r.replies[0]).toEqual([expect.stringMatching(/^<(EOF|ConnectionResetError)>$/)]);
+        const after = await untilQuiet(algd.status, 10_000);
+        expect((ftpPlugin(after).counters['framing-line-too-long'] ?? 0) - (ftpPlugin(before).counters['framing-line-too-long'] ?? 0)).toBe(1);
+        expect((after.sessionsEnded['framing'] ?? 0) - (before.sessionsEnded['framing'] ?? 0)).toBe(1);
+        expect(newMappings(before, after)).toEqual([]);
+        expect(server.log()).not.toContain('AAAAAAAAAA');
+      });
+    });
+  });
+});
+
+describeFtpLab('FTP through the kernel\'s own FTP ALG (ct helper "ftp", no algd): the same clients, the reference', () => {
+  const lab = useLab({ name: 'ftpkern', ipv6Nat: true });
+  describe('the helper installed on the gateway', () => {
+    let server: FtpServer;
+    beforeAll(async () => {
+      await installKernelFtpAlg(lab());
+      server = await startVsftpd(lab());
+    });
+    afterAll(async () => {
+      await removeKernelFtpAlg(lab());
+      expect((await lab().execOk('gateway', ['nft', 'list', 'ruleset'])).stdout).not.toContain('ct helper');
+    });
+    const results = new Map<string, CaseResult>();
+
+    it('the gateway runs the helper and no algd', async () => {
+      const rules = (await lab().execOk('gateway', ['nft', 'list', 'ruleset'])).stdout;
+      expect(rules).toContain(`table ${KERNEL_FTP_TABLE.family} ${KERNEL_FTP_TABLE.name}`);
+      expect(rules).toMatch(/tcp dport 21 ct helper set "ftp"/);
+      expect(rules).not.toMatch(/algd(?!_lab)/);
+    });
+
+    clientCaseTests({ lab, server: () => server, expect: () => 'whole', results });
+  });
+});
+
+describeFtpLab('FTP through the masquerade alone (no ALG): active mode must fail, passive mode works', () => {
+  const lab = useLab({ name: 'ftpnone', ipv6Nat: true });
+  let server: FtpServer;
+  beforeAll(async () => {
+    // Promiscuous: the server connects wherever PORT says, so the failure is the NAT's, not vsftpd's check.
+    server = await startVsftpd(lab(), { portPromiscuous: true });
+  });
+  const results = new Map<string, CaseResult>();
+
+  it('the gateway has no FTP helper and no algd', async () => {
+    const rules = (await lab().execOk('gateway', ['nft', 'list', 'ruleset'])).stdout;
+    expect(rules).not.toContain('ct helper');
+    expect(rules).not.toMatch(/algd(?!_lab)/);
+  });
+
+  clientCaseTests({ lab, server: () => server, expect: (c) => (c.mode === 'active' ? 'fails' : 'whole'), results });
+});
+
+/**
+ * Why active mode does not work through the windivert driver yet. The
+ * server's connection to the mapped public port is captured (inbound on the
+ * boundary adapter) and translated to the client; but the client's answers
+ * (its SYN-ACK and everything after) arrive inbound on the private adapter
+ * from an arbitrary port to the server, which the driver's filter does not
+ * capture, so they leave the boundary adapter untranslated, from
+ * 198.51.100.2, and the server never completes its connection. The nfqueue
+ * driver catches them by connection mark; a WinDivert filter is static and
+ * has no marks, and on Windows ICS would have translated them already
+ * (README: data-channel mappings across ICS are not carried yet).
+ */
+const WINDIVERT_ACTIVE = 'the driver does not capture the client\'s side of a data channel, so its answers leave untranslated';
+
+describeFtpLab('FTP through algd with the windivert driver (WinDivert-compatible library over NFQUEUE)', () => {
+  const lab = useLab({ name: 'ftpwd', ipv6Nat: true });
+  describe('algd start on the gateway, driver windivert', () => {
+    let library: string;
+    let server: FtpServer;
+    beforeAll(async () => {
+      library = buildCompatLibrary();
+      server = await startVsftpd(lab());
+    });
+    const algd = useAlgd(lab, 'wd', () => ({ driver: 'windivert', windivert: { path: library } }));
+    const results = new Map<string, CaseResult>();
+
+    /**
+     * The plugin host binds the IPv4 listener to 127.0.0.1, which a packet the
+     * windivert driver redirected from priv0 cannot reach (the nfqueue driver
+     * sets route_localnet; the windivert driver's design binds listeners to
+     * an adapter address instead), and its upstream connection to the server's
+     * port 21 leaves from an ephemeral port, which the driver's filter takes
+     * for an ICS-translated client connection and redirects to the listener
+     * again (the driver expects the host to bind it to a port of
+     * listenerPorts). Both are the host's part of the windivert contract, not
+     * done yet.
+     */
+    for (const name of ['curl, PASV', 'curl over IPv6, EPSV']) {
+      it.failing(`${name}, with the gateway as algd sets it up (known to fail: listener on 127.0.0.1, upstream from an ephemeral port)`, async () => {
+        const c = FTP_CLIENT_CASES.find((k) => k.name === name)!;
+        const r = await c.run({ lab: lab(), server, timeoutS: 4, tag: `as-set-up-${c.family}` });
+        if (!arrivedWhole(r)) throw new Error(`${c.name}: ${describeResult(r)}`);
+      });
+    }
+
+    it('with the host\'s part stood in for by the gateway\'s settings, algd runs with the windivert driver', async () => {
+      // What the host should do, done by the gateway: the IPv4 listener on
+      // 127.0.0.1 becomes reachable from priv0, and upstream connections leave
+      // from ports inside listenerPorts (3000-5000), which the filter excludes.
+      await lab().execOk('gateway', ['sysctl', '-q', '-w', `net.ipv4.conf.${GATEWAY_PRIVATE_IFACE}.route_localnet=1`, 'net.ipv4.ip_local_port_range=4000 4999']);
+      const s = await algd.status();
+      expect(s.driver).toBe('windivert');
+      expect(ftpPlugin(s).state).toBe('enabled');
+      expect(algd.process().stderr + algd.process().stdout).toMatch(/windivert: capturing with .*libwindivert-compat\.so/);
+    });
+
+    clientCaseTests({
+      lab,
+      server: () => server,
+      expect: (c) => (c.mode === 'active' ? { knownFailure: WINDIVERT_ACTIVE } : 'whole'),
+      timeoutS: 6,
+      results,
+    });
+
+    it('status: the plugin mapped the active cases\' ports, the server\'s connections reached the mappings, the driver saw no error', async () => {
+      const s = await algd.status();
+      expect(ftpPlugin(s).counters['active-mapped']).toBeGreaterThan(0);
+      expect(s.engine.mappings.some((m) => m.uses > 0)).toBe(true);
+      expect(s.driverStats.errors).toBe(0);
+    });
+  });
+}, ['gcc']);
