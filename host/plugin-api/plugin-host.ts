@@ -5,7 +5,9 @@ import type { Logger } from '../logging/logger';
 import type { NatEngine } from '../nat-engine/nat-engine';
 import { createOsPortProbe, PortPool } from '../nat-engine/ports';
 import { discoverPlugins, type RefusedPlugin } from './discovery/discover-plugins';
+import type { ListenerPlacement } from '../nat-engine/drivers/packet-driver';
 import { ListenerPorts } from './listener/listener-ports';
+import { UpstreamPorts } from './listener/upstream-ports';
 import { listenAddressesFor, PluginInstance, type PluginSource, type PluginStatus } from './plugin-instance';
 import type { DataChannelHub } from './resources/data-channel-hub';
 import { PublicPortLedger } from './resources/public-port-ledger';
@@ -26,6 +28,8 @@ export interface PluginHostOptions {
   readonly adapters: () => readonly AdapterInfo[];
   readonly log: Logger;
   readonly sourceLookup?: SourceAddressLookup;
+  /** What the packet driver needs from the listeners; default loopback listeners, upstream ports from the OS. */
+  readonly placement?: ListenerPlacement;
   readonly now?: () => number;
 }
 
@@ -51,11 +55,15 @@ export class PluginHost {
   private readonly refused: RefusedPlugin[] = [];
   private readonly ledger: PublicPortLedger;
   private readonly listenerPorts: ListenerPorts;
+  private readonly placement: ListenerPlacement;
+  private readonly upstreamPorts: UpstreamPorts | undefined;
 
   constructor(private readonly opts: PluginHostOptions) {
     const { config } = opts;
     this.ledger = new PublicPortLedger(new PortPool(config.mappingPorts, { probe: createOsPortProbe() }));
     this.listenerPorts = new ListenerPorts(config.listenerPorts);
+    this.placement = opts.placement ?? { ipv4: 'loopback', upstreamFromListenerPorts: false };
+    this.upstreamPorts = this.placement.upstreamFromListenerPorts ? new UpstreamPorts(config.listenerPorts, this.listenerPorts) : undefined;
     this.registry = new SessionRegistry({
       engine: opts.engine,
       ledger: this.ledger,
@@ -77,7 +85,8 @@ export class PluginHost {
         registry: this.registry,
         ledger: this.ledger,
         listenerPorts: this.listenerPorts,
-        listenAddresses: () => listenAddressesFor(this.privateAddresses()),
+        listenAddresses: () => listenAddressesFor(this.privateAddresses(), this.placement),
+        upstreamPorts: this.upstreamPorts,
         lookup: (protocol, peer, listener) => this.opts.engine.originalDestination(protocol, peer, listener),
         keepaliveMs: this.opts.config.sessions.keepaliveMs,
         log: this.opts.log,

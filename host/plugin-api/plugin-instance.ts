@@ -4,7 +4,9 @@ import type { FailurePolicy, PluginSettings } from '../config/config-schema';
 import type { Logger } from '../logging/logger';
 import type { NatEngine } from '../nat-engine/nat-engine';
 import type { RedirectRule } from '../nat-engine/translation/redirect-rule';
+import type { ListenerPlacement } from '../nat-engine/drivers/packet-driver';
 import { ListenerPorts } from './listener/listener-ports';
+import type { UpstreamPorts } from './listener/upstream-ports';
 import { TcpControlListener } from './listener/tcp-control-listener';
 import { DatagramRelay } from './relay/datagram-relay';
 import type { PublicPortLedger } from './resources/public-port-ledger';
@@ -40,6 +42,8 @@ export interface PluginInstanceDeps {
   readonly listenAddresses: () => readonly IpAddress[];
   readonly lookup: OriginalDestinationLookup;
   readonly keepaliveMs: number;
+  /** Local ports for upstream TCP connections when the driver needs them from listenerPorts. */
+  readonly upstreamPorts?: UpstreamPorts;
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -292,12 +296,19 @@ export class PluginInstance implements SessionPlugin {
 
   private makeServer(protocol: TransportProtocol, listen: Endpoint): TcpControlListener | DatagramRelay {
     const common = { listen, lookup: this.deps.lookup, sessions: this.deps.registry.factoryFor(this), log: this.deps.log, count: (c: ListenerCounter) => this.count(c) };
-    return protocol === 'tcp' ? new TcpControlListener({ ...common, keepaliveMs: this.deps.keepaliveMs }) : new DatagramRelay({ ...common, ledger: this.deps.ledger });
+    return protocol === 'tcp'
+      ? new TcpControlListener({ ...common, keepaliveMs: this.deps.keepaliveMs, upstreamPorts: this.deps.upstreamPorts })
+      : new DatagramRelay({ ...common, ledger: this.deps.ledger });
   }
 }
 
-/** The listen addresses for a gateway: IPv4 loopback, and the first private IPv6 address (IPv6 has no route_localnet). */
-export function listenAddressesFor(privateAddresses: readonly IpAddress[]): IpAddress[] {
+/**
+ * The listen addresses for a gateway: for IPv4 127.0.0.1, or the first
+ * private IPv4 address when the driver cannot reach loopback; for IPv6 the
+ * first private IPv6 address (IPv6 has no route_localnet).
+ */
+export function listenAddressesFor(privateAddresses: readonly IpAddress[], placement: ListenerPlacement): IpAddress[] {
+  const v4 = placement.ipv4 === 'loopback' ? ('127.0.0.1' as IpAddress) : privateAddresses.find((a) => ipFamily(a) === 4);
   const v6 = privateAddresses.find((a) => ipFamily(a) === 6);
-  return ['127.0.0.1' as IpAddress, ...(v6 ? [v6] : [])];
+  return [...(v4 ? [v4] : []), ...(v6 ? [v6] : [])];
 }

@@ -62,7 +62,7 @@ export class AlgdService {
     this.admin.handle('plugins-enable', (args) => this.plugins.enable(String(args['name'])));
     this.admin.handle('plugins-disable', (args) => this.plugins.disable(String(args['name'])));
     this.adapters = resolveAdapters(config.adapters);
-    this.plugins = new PluginHost({ config, engine: this.engine, hub: this.hub, adapters: () => this.adapters, log: logger });
+    this.plugins = new PluginHost({ config, engine: this.engine, hub: this.hub, adapters: () => this.adapters, log: logger, placement: driver.listenerPlacement });
   }
 
   /** Starts the admin API first (so a second instance is refused before anything is installed), then the driver. */

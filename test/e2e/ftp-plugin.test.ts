@@ -53,7 +53,7 @@ interface Status {
   plugins: { name: string; state: string; counters: Record<string, number>; failures: Record<string, number>; sessions: number }[];
   sessions: { id: string }[];
   sessionsEnded: Record<string, number>;
-  engine: { mappings: { id: number; owner: string; mapping: string; active: boolean; uses: number }[]; counters: { drops: Record<string, number> } };
+  engine: { redirects: string[]; mappings: { id: number; owner: string; mapping: string; active: boolean; uses: number }[]; counters: { drops: Record<string, number> } };
 }
 
 /** `algd start` in the lab's gateway with `driver` settings; the FTP plugin on, SIP and RTSP off. */
@@ -344,34 +344,16 @@ describeFtpLab('FTP through algd with the windivert driver (WinDivert-compatible
     const algd = useAlgd(lab, 'wd', () => ({ driver: 'windivert', windivert: { path: library } }));
     const results = new Map<string, CaseResult>();
 
-    /**
-     * The plugin host binds the IPv4 listener to 127.0.0.1, which a packet the
-     * windivert driver redirected from priv0 cannot reach (the nfqueue driver
-     * sets route_localnet; the windivert driver's design binds listeners to
-     * an adapter address instead), and its upstream connection to the server's
-     * port 21 leaves from an ephemeral port, which the driver's filter takes
-     * for an ICS-translated client connection and redirects to the listener
-     * again (the driver expects the host to bind it to a port of
-     * listenerPorts). Both are the host's part of the windivert contract, not
-     * done yet.
-     */
-    for (const name of ['curl, PASV', 'curl over IPv6, EPSV']) {
-      it.failing(`${name}, with the gateway as algd sets it up (known to fail: listener on 127.0.0.1, upstream from an ephemeral port)`, async () => {
-        const c = FTP_CLIENT_CASES.find((k) => k.name === name)!;
-        const r = await c.run({ lab: lab(), server, timeoutS: 4, tag: `as-set-up-${c.family}` });
-        if (!arrivedWhole(r)) throw new Error(`${c.name}: ${describeResult(r)}`);
-      });
-    }
-
-    it('with the host\'s part stood in for by the gateway\'s settings, algd runs with the windivert driver', async () => {
-      // What the host should do, done by the gateway: the IPv4 listener on
-      // 127.0.0.1 becomes reachable from priv0, and upstream connections leave
-      // from ports inside listenerPorts (3000-5000), which the filter excludes.
-      await lab().execOk('gateway', ['sysctl', '-q', '-w', `net.ipv4.conf.${GATEWAY_PRIVATE_IFACE}.route_localnet=1`, 'net.ipv4.ip_local_port_range=4000 4999']);
+    it('algd runs with the windivert driver: listeners on the private adapter, upstream connections from listenerPorts', async () => {
       const s = await algd.status();
       expect(s.driver).toBe('windivert');
       expect(ftpPlugin(s).state).toBe('enabled');
       expect(algd.process().stderr + algd.process().stdout).toMatch(/windivert: capturing with .*libwindivert-compat\.so/);
+      // WinDivert cannot deliver a redirected packet to 127.0.0.1: the redirects name the private adapter's addresses.
+      expect(s.engine.redirects.filter((r) => r.startsWith('tcp port 21 '))).toEqual([
+        expect.stringMatching(/^tcp port 21 \(IPv4\) -> 198\.51\.100\.1:\d+$/),
+        expect.stringMatching(/^tcp port 21 \(IPv6\) -> \[2001:db8:1::1\]:\d+$/),
+      ]);
     });
 
     clientCaseTests({

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ProcessOutcome } from '../engine-counters';
 import type { PacketMeta } from '../packet-meta';
 import type { CaptureSpec } from './capture-spec';
-import type { DriverStats, PacketDriver, PacketProcessor } from './packet-driver';
+import type { ListenerPlacement, DriverStats, PacketDriver, PacketProcessor } from './packet-driver';
 
 /** A packet the memory driver let through, as the engine left it. */
 export interface DeliveredPacket {
@@ -17,6 +17,8 @@ export interface DeliveredPacket {
  */
 export class MemoryDriver extends EventEmitter<{ packet: [DeliveredPacket]; drop: [DeliveredPacket] }> implements PacketDriver {
   readonly name = 'memory';
+  /** In-process: nothing to reach. */
+  readonly listenerPlacement: ListenerPlacement = { ipv4: 'loopback', upstreamFromListenerPorts: false };
   private processor: PacketProcessor | undefined;
   private readonly counters = { received: 0, accepted: 0, dropped: 0, modified: 0, errors: 0 };
   /** The capture the host asked for (the memory driver captures whatever is injected). */

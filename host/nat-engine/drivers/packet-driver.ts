@@ -17,6 +17,28 @@ export interface DriverStats {
 }
 
 /**
+ * What a driver needs from the host's control-channel listeners so that
+ * the redirected connections reach them (the engine's redirect sends a
+ * connection to whatever endpoint the host gives it).
+ */
+export interface ListenerPlacement {
+  /**
+   * Where the IPv4 listener binds: `loopback` (127.0.0.1; the driver makes
+   * the kernel route redirected packets there, Linux's route_localnet) or
+   * `adapter` (the private adapter's address: WinDivert, since Windows never
+   * routes a remote packet to 127.0.0.1). IPv6 listeners always bind the
+   * private adapter's address.
+   */
+  readonly ipv4: 'loopback' | 'adapter';
+  /**
+   * The host's own upstream TCP connections must leave from a port of
+   * listenerPorts: a driver with a static filter (WinDivert) tells them from
+   * clients' connections to the same control port by that.
+   */
+  readonly upstreamFromListenerPorts: boolean;
+}
+
+/**
  * A packet driver moves raw IP packets between the OS and the engine and
  * installs the capture filter. It holds no translation logic: it asks the
  * processor about every captured packet, forwards what comes back
@@ -25,6 +47,8 @@ export interface DriverStats {
 export interface PacketDriver {
   /** The configuration name of the driver. */
   readonly name: string;
+  /** What the driver needs from the host's listeners. */
+  readonly listenerPlacement: ListenerPlacement;
   /**
    * Installs the capture for `spec` (removing stale state a crashed run left)
    * and starts handing packets to `processor`. On failure nothing stays

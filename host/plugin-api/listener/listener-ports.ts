@@ -27,6 +27,11 @@ export class ListenerPorts {
     throw new Error(`no free listener port in ${this.range.from}-${this.range.to}`);
   }
 
+  /** True when a listener holds `port`. */
+  isUsed(port: number): boolean {
+    return this.used.has(port);
+  }
+
   release(port: number): void {
     this.used.delete(port);
   }

@@ -3,6 +3,7 @@ import { endpoint, type Endpoint, type MessageDirection } from '@algd/sdk';
 import type { Logger } from '../../logging/logger';
 import type { ControlSession, Peer, SessionLegs } from '../session/control-session';
 import type { ListenerCounter, OriginalDestinationLookup, SessionFactory } from '../session/session-factory';
+import type { UpstreamPorts } from './upstream-ports';
 
 /** How long a gracefully closed leg may take to finish. */
 const GRACEFUL_CLOSE_MS = 5_000;
@@ -18,7 +19,12 @@ export interface TcpControlListenerOptions {
   readonly connectTimeoutMs?: number;
   /** TCP keepalive interval while the session has data channels. */
   readonly keepaliveMs: number;
+  /** Local ports for upstream connections, when the driver needs them from listenerPorts; default: the OS picks. */
+  readonly upstreamPorts?: UpstreamPorts;
 }
+
+/** Upstream ports tried before giving up when each is still held by the OS. */
+const UPSTREAM_PORT_ATTEMPTS = 32;
 
 /**
  * The loopback listener of one captured TCP control channel. The engine
@@ -70,7 +76,12 @@ export class TcpControlListener {
       return;
     }
     this.track(client);
-    const upstream = connect({ host: server.address, port: server.port, noDelay: true, timeout: this.opts.connectTimeoutMs ?? 15_000 });
+    this.connectUpstream(client, peer, server, 1);
+  }
+
+  private connectUpstream(client: Socket, peer: Endpoint, server: Endpoint, attempt: number): void {
+    const localPort = this.opts.upstreamPorts?.next();
+    const upstream = connect({ host: server.address, port: server.port, noDelay: true, timeout: this.opts.connectTimeoutMs ?? 15_000, ...(localPort === undefined ? {} : { localPort }) });
     this.track(upstream);
     upstream.pause();
     const failEarly = (why: string): void => {
@@ -81,7 +92,12 @@ export class TcpControlListener {
       client.resetAndDestroy();
     };
     upstream.once('timeout', () => failEarly('connect timed out'));
-    upstream.once('error', (err) => failEarly(err.message));
+    upstream.once('error', (err: NodeJS.ErrnoException) => {
+      if (localPort !== undefined && err.code === 'EADDRINUSE' && attempt < UPSTREAM_PORT_ATTEMPTS) {
+        upstream.destroy();
+        this.connectUpstream(client, peer, server, attempt + 1);
+      } else failEarly(err.message);
+    });
     upstream.once('connect', () => {
       upstream.removeAllListeners('timeout');
       upstream.removeAllListeners('error');

@@ -65,7 +65,7 @@
  */
 
 import type { CaptureSpec } from '../capture-spec';
-import type { DriverStats, PacketDriver, PacketProcessor } from '../packet-driver';
+import type { ListenerPlacement, DriverStats, PacketDriver, PacketProcessor } from '../packet-driver';
 import { captureRules } from './capture-rules';
 import type { CommandRunner } from './command-runner';
 import { InterfaceSides, type IfindexReader } from './interface-sides';
@@ -118,6 +118,8 @@ const NO_SOCKET_STATS: NfqueueStats = { received: 0, accepted: 0, dropped: 0, mo
 
 export class NfqueueDriver implements PacketDriver {
   readonly name = 'nfqueue';
+  /** route_localnet lets redirected packets reach 127.0.0.1. */
+  readonly listenerPlacement: ListenerPlacement = { ipv4: 'loopback', upstreamFromListenerPorts: false };
   private readonly queueNum: number;
   private readonly failOpen: boolean;
   private readonly log: LogFn;

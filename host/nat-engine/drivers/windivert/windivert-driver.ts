@@ -107,7 +107,7 @@
 import type { ProcessOutcome } from '../../engine-counters';
 import type { CaptureAdapter, CaptureSpec } from '../capture-spec';
 import type { PacketMeta, PacketOrigin } from '../../packet-meta';
-import type { DriverStats, PacketDriver, PacketProcessor } from '../packet-driver';
+import type { ListenerPlacement, DriverStats, PacketDriver, PacketProcessor } from '../packet-driver';
 import { defaultInterfaceIndexResolver, type InterfaceIndexResolver } from './interface-index';
 import { OsLocalAddresses, type LocalAddressBook } from './local-addresses';
 import { ThrottledLog, type LogFn } from '../throttled-log';
@@ -173,6 +173,8 @@ interface OpenState {
 /** The `windivert` driver. See the module comment. */
 export class WindivertDriver implements PacketDriver {
   readonly name = 'windivert';
+  /** See "The redirect to the listener" above. */
+  readonly listenerPlacement: ListenerPlacement = { ipv4: 'adapter', upstreamFromListenerPorts: true };
   private state: OpenState | undefined;
   private closing: Promise<void> | undefined;
   private readonly counters = { received: 0, accepted: 0, dropped: 0, modified: 0, errors: 0 };
