@@ -114,6 +114,15 @@ describe('algd command line (memory driver)', () => {
     expect(existsSync(socket)).toBe(false);
   });
 
+  it('a second SIGTERM while stopping does not cut the cleanup short', async () => {
+    const algd = start();
+    await algd.waitForLog(/running/);
+    algd.child.kill('SIGTERM');
+    expect(await algd.stop('SIGTERM')).toBe(0);
+    expect(existsSync(socket)).toBe(false);
+    expect(algd.stderr).toMatch(/algd stopped/);
+  });
+
   it('an unavailable driver is a clear start failure that leaves nothing behind', () => {
     writeFileSync(configFile, JSON.stringify({ driver: 'windivert', adapters: [{ name: 'a', type: 'private' }, { name: 'b', type: 'boundary' }], adminSocket: socket }));
     const r = runAlgd(['start', '--config', configFile]);

@@ -11,10 +11,19 @@ import { ExitCode } from '../exit-codes';
 export async function startCommand(config: AlgdConfig): Promise<ExitCode> {
   const logger = createLogger({ level: config.logLevel });
   // Listening before anything is installed: a signal during start, or just after "running", still stops cleanly.
+  // The handlers stay: a second signal while stopping must not kill the process before its rules are removed.
+  let stopping = false;
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (s: NodeJS.Signals): void => resolve(s);
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    const onSignal = (s: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn(`${s} received again: still stopping, removing what algd installed`);
+        return;
+      }
+      stopping = true;
+      resolve(s);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
   let service: AlgdService;
   try {
