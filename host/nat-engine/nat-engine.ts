@@ -221,7 +221,9 @@ export class NatEngine {
       if (m) return this.insertMappingFlow(m, v, 'inbound');
     }
     if (meta.origin !== 'public') {
-      const m = findMapping(this.outboundMappings.get(mappingKey(v.protocol, v.srcPort)), (c) => c.family === v.family && v.srcAddrEquals(c.private.addr) && remoteMatches(c, v, 'dst'));
+      const outbound = (c: Mapping): boolean => c.family === v.family && v.srcAddrEquals(c.private.addr) && remoteMatches(c, v, 'dst');
+      // A mapping for the host's exact port first, then one that takes any of its ports.
+      const m = findMapping(this.outboundMappings.get(mappingKey(v.protocol, v.srcPort)), outbound) ?? findMapping(this.outboundMappings.get(mappingKey(v.protocol, 0)), outbound);
       if (m) return this.insertMappingFlow(m, v, 'outbound');
     }
     const rule = beforeRouting ? this.redirects.get(redirectKey(v.protocol, v.family, v.dstPort)) : undefined;
@@ -252,9 +254,11 @@ export class NatEngine {
       reply = { ...original, srcAddr: m.private.addr, srcPort: m.private.port, dstAddr: original.srcAddr, dstPort: original.srcPort };
       rewrites = { original: { dst: m.private }, reply: { src: m.public } };
     } else {
-      // private -> remote leaves as public -> remote; replies remote -> public go to private.
+      // private -> remote leaves as public -> remote; replies remote -> public go to private
+      // (to the port the connection came from, when the mapping takes any).
       reply = { ...original, srcAddr: original.dstAddr, srcPort: original.dstPort, dstAddr: m.public.addr, dstPort: m.public.port };
-      rewrites = { original: { src: m.public }, reply: { dst: m.private } };
+      const back = m.anyPrivatePort ? endpointRewrite({ address: m.private.endpoint.address, port: port(original.srcPort) }) : m.private;
+      rewrites = { original: { src: m.public }, reply: { dst: back } };
     }
     const flow = this.insert(original, reply, { kind: 'mapping', mapping: m, ...rewrites });
     if (typeof flow === 'string') return flow;

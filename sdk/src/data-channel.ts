@@ -17,7 +17,14 @@ export type DataChannelDirection = 'inbound' | 'outbound' | 'both';
  */
 export interface DataChannelRequest {
   readonly protocol: TransportProtocol;
-  /** The internal endpoint: the session peer's announced address and port. */
+  /**
+   * The internal endpoint: the session peer's announced address and port.
+   * For an `outbound` channel port 0 means any port of that peer: its next
+   * connection to `remote` leaves from the public endpoint whatever its own
+   * source port (a passive-mode FTP data connection, whose source port
+   * nobody announces, then comes from the same address as the control
+   * connection).
+   */
   readonly private: Endpoint;
   /**
    * The gateway's public endpoint for the channel: a port this session

@@ -13,7 +13,12 @@ export type MappingDirection = 'inbound' | 'outbound' | 'both';
 /** A data-channel mapping request (the ALG API's CreateDataChannel). */
 export interface MappingSpec {
   readonly protocol: TransportProtocol;
-  /** The internal host's endpoint. */
+  /**
+   * The internal host's endpoint. For an `outbound` mapping, port 0 means any
+   * port of the host: its connection to the remote leaves from the public
+   * endpoint whatever its own source port, and replies go back to that port
+   * (a passive-mode FTP data connection, whose source port nobody announces).
+   */
   readonly private: Endpoint;
   /** The gateway's endpoint the outside sees. Same family as `private`. */
   readonly public: Endpoint;
@@ -64,6 +69,7 @@ export class Mapping {
     if (ipFamily(spec.public.address) !== family || (spec.remote && ipFamily(spec.remote.address) !== family)) {
       throw new RangeError('a mapping cannot translate between IPv4 and IPv6');
     }
+    if (spec.private.port === 0 && spec.direction !== 'outbound') throw new RangeError('only an outbound mapping may take any private port');
     this.protocol = spec.protocol;
     this.family = family;
     this.private = endpointRewrite(spec.private);
@@ -76,6 +82,11 @@ export class Mapping {
     this.createdAt = now;
     const lifetime = spec.lifetimeMs ?? (spec.persistent ? Infinity : DEFAULT_ONE_SHOT_LIFETIME_MS);
     this.expiresAt = now + lifetime;
+  }
+
+  /** The private side takes any port (outbound only). */
+  get anyPrivatePort(): boolean {
+    return this.private.port === 0;
   }
 
   get active(): boolean {

@@ -230,15 +230,18 @@ function checkRequest(r: DataChannelRequest): CheckedRequest {
     if (typeof r !== 'object' || r === null) throw new Error('the request must be an object');
     if (r.protocol !== 'tcp' && r.protocol !== 'udp') throw new Error('protocol must be "tcp" or "udp"');
     if (r.direction !== 'inbound' && r.direction !== 'outbound' && r.direction !== 'both') throw new Error('direction must be "inbound", "outbound" or "both"');
-    const ep = (e: Endpoint, what: string): Endpoint => {
+    const ep = (e: Endpoint, what: string, anyPort = false): Endpoint => {
       if (typeof e !== 'object' || e === null) throw new Error(`${what} must be an endpoint`);
-      return { address: ipAddress(String(e.address)), port: nonZero(port(e.port), what) };
+      const p = port(e.port);
+      if (p === 0 && what === 'private' && !anyPort) throw new Error('private port must not be 0 (any port is for outbound channels only)');
+      return { address: ipAddress(String(e.address)), port: anyPort && p === 0 ? p : nonZero(p, what) };
     };
     const lifetimeMs = r.lifetimeMs;
     if (lifetimeMs !== undefined && (typeof lifetimeMs !== 'number' || !(lifetimeMs > 0) || lifetimeMs > 86_400_000)) throw new Error('lifetimeMs must be between 1 ms and 24 h');
     return {
       protocol: r.protocol,
-      private: ep(r.private, 'private'),
+      // Port 0: any port of the private host, for outbound channels only.
+      private: ep(r.private, 'private', r.direction === 'outbound'),
       public: r.public === undefined ? undefined : ep(r.public, 'public'),
       remote: r.remote === undefined ? undefined : { address: ipAddress(String(r.remote.address)), ...(r.remote.port === undefined ? {} : { port: nonZero(port(r.remote.port), 'remote') }) },
       direction: r.direction,

@@ -1,6 +1,6 @@
 import {
   definePlugin, findFtpHostPort, formatEprtArgument, formatEpsvPort, formatFtpHostPort, ipFamily, parseEprtArgument, parseEpsvReply,
-  parseFtpHostPort, port, type Endpoint, type HandlerResult, type SessionContext,
+  parseFtpHostPort, port, type DataChannelRequest, type Endpoint, type HandlerResult, type SessionContext,
 } from '@algd/sdk';
 import { classifyReply, parseCommand, type FtpCommand } from './ftp-line';
 import { ftpOptions, type FtpOptions } from './ftp-options';
@@ -12,10 +12,14 @@ import { ftpOptions, type FtpOptions } from './ftp-options';
  * Active mode: PORT and EPRT name the client's data port. The plugin checks
  * them, opens a one-shot data channel from the server to that port through
  * a public port, and sends the command on naming the public endpoint, in
- * canonical form. Passive mode towards a server outside needs no mapping (the
- * client connects out through the NAT); the 227 reply is only checked. For a
- * server behind the gateway (a client on the public side) 227 and 229 are
- * mapped and rewritten.
+ * canonical form. Passive mode towards a server outside: the 227/229 reply
+ * goes to the client unchanged (227 checked), and a one-shot outbound
+ * channel makes the client's data connection to the announced port leave
+ * from the gateway's boundary address, the address the server knows the
+ * control connection by (servers refuse a data connection from another
+ * address, and without NAT, as for routed IPv6, nothing else would change
+ * it). For a server behind the gateway (a client on the public side) 227
+ * and 229 are mapped and rewritten.
  *
  * The checks, in plain sight: the address in PORT/EPRT must be the client's
  * own (no bounce), the one in 227 the server's own; data ports below
@@ -119,7 +123,7 @@ async function activeMode(ctx: Ctx, verb: string, announced: Endpoint | undefine
     return undefined;
   }
   if (announced.port < options.minDataPort) return refuse('low-port-refused', REFUSED.lowPort(verb));
-  const channel = await replaceChannel(ctx, announced, session.server.address);
+  const channel = await replaceChannel(ctx, { private: announced, remote: { address: session.server.address }, direction: 'inbound' });
   if (channel === undefined) return refuse('channel-refused', REFUSED.noChannel());
   ctx.count('active-mapped');
   return format(channel);
@@ -137,43 +141,57 @@ async function passiveMode(text: string, ctx: Ctx): Promise<HandlerResult> {
     ctx.count('passive-address-refused');
     return REFUSED.passive();
   }
-  if (session.clientSide !== 'public') return undefined;
+  if (session.clientSide !== 'public') return passiveOut(ctx, found.endpoint.port);
   if (found.endpoint.port < options.minDataPort) {
     ctx.count('low-port-refused');
     return REFUSED.passive();
   }
-  const channel = await replaceChannel(ctx, found.endpoint, session.client.address);
+  const channel = await replaceChannel(ctx, { private: found.endpoint, remote: { address: session.client.address }, direction: 'inbound' });
   if (channel === undefined) return REFUSED.noChannel();
   ctx.count('passive-mapped');
   return `227 Entering Passive Mode (${formatFtpHostPort(channel)}).\r\n`;
 }
 
-/** 229 names only a port: nothing to do unless the server is behind the gateway. */
+/** 229 names only a port, on the server's address. */
 async function extendedPassiveMode(text: string, ctx: Ctx): Promise<HandlerResult> {
-  if (ctx.session.clientSide !== 'public') return undefined;
   const found = parseEpsvReply(text);
+  if (ctx.session.clientSide !== 'public') {
+    if (found === undefined) {
+      ctx.count('bad-229');
+      return undefined;
+    }
+    return passiveOut(ctx, found.port);
+  }
   if (found === undefined || found.port < ctx.options.minDataPort) {
     ctx.count('bad-229');
     return REFUSED.noChannel();
   }
-  const channel = await replaceChannel(ctx, { address: ctx.session.server.address, port: found.port }, ctx.session.client.address);
+  const channel = await replaceChannel(ctx, { private: { address: ctx.session.server.address, port: found.port }, remote: { address: ctx.session.client.address }, direction: 'inbound' });
   if (channel === undefined) return REFUSED.noChannel();
   ctx.count('passive-mapped');
   return `229 Entering Extended Passive Mode ${formatEpsvPort(channel.port)}.\r\n`;
 }
 
-/** One pending data channel per session: the previous one goes, the new one waits for `remote`'s connection. */
-async function replaceChannel(ctx: Ctx, privateEndpoint: Endpoint, remote: Endpoint['address']): Promise<Endpoint | undefined> {
+/**
+ * Passive mode towards an outside server: the reply goes on unchanged, and
+ * the client's next connection to the announced port (from any of its
+ * ports) leaves from the boundary address.
+ */
+async function passiveOut(ctx: Ctx, serverPort: number): Promise<HandlerResult> {
+  const { session } = ctx;
+  const channel = await replaceChannel(ctx, { private: { address: session.client.address, port: port(0) }, remote: { address: session.server.address, port: port(serverPort) }, direction: 'outbound' });
+  ctx.count(channel === undefined ? 'passive-channel-refused' : 'passive-mapped');
+  return undefined;
+}
+
+type ChannelWanted = Pick<DataChannelRequest, 'private' | 'remote' | 'direction'>;
+
+/** One pending data channel per session: the previous one goes, the new one waits for its connection. */
+async function replaceChannel(ctx: Ctx, wanted: ChannelWanted): Promise<Endpoint | undefined> {
   if (ctx.state.channel !== undefined) await ctx.removeDataChannel(ctx.state.channel);
   delete ctx.state.channel;
   try {
-    const channel = await ctx.createDataChannel({
-      protocol: 'tcp',
-      private: privateEndpoint,
-      remote: { address: remote },
-      direction: 'inbound',
-      lifetimeMs: ctx.options.dataChannelLifetimeMs,
-    });
+    const channel = await ctx.createDataChannel({ protocol: 'tcp', ...wanted, lifetimeMs: ctx.options.dataChannelLifetimeMs });
     ctx.state.channel = channel.id;
     return channel.public;
   } catch (err) {

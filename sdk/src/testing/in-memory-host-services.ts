@@ -29,7 +29,8 @@ type MutableReservation = { -readonly [K in keyof RecordedReservation]: Recorded
  * 2. `createDataChannel`
  *    - the request is well formed: protocol `tcp`/`udp`; direction
  *      `inbound`/`outbound`/`both`; endpoints with a canonical address and a
- *      port 1-65535 (a `remote` port when given); `lifetimeMs` a positive
+ *      port 1-65535 (a `remote` port when given; a `private` port 0, "any
+ *      port", only for an outbound channel); `lifetimeMs` a positive
  *      number when given; `persistent` and `notify` booleans when given;
  *    - no bounce: the private address is the session's client or server
  *      address, never a third party;
@@ -274,7 +275,8 @@ function checkChannelRequest(r: DataChannelRequest): void {
   if (r === null || typeof r !== 'object') throw new Error('data channel refused: the request must be an object');
   if (r.protocol !== 'tcp' && r.protocol !== 'udp') throw new Error(`data channel refused: protocol must be "tcp" or "udp", got ${JSON.stringify(r.protocol)}`);
   if (!DIRECTIONS.has(r.direction)) throw new Error(`data channel refused: direction must be "inbound", "outbound" or "both", got ${JSON.stringify(r.direction)}`);
-  checkEndpoint('private', r.private);
+  // Port 0: any port of the private host, for outbound channels only (as the host allows).
+  checkEndpoint('private', r.private, r.direction === 'outbound');
   if (r.public !== undefined) checkEndpoint('public', r.public);
   if (r.remote !== undefined) {
     checkAddress('remote.address', r.remote?.address);
@@ -286,9 +288,10 @@ function checkChannelRequest(r: DataChannelRequest): void {
   }
 }
 
-function checkEndpoint(what: string, ep: Endpoint | undefined): void {
+function checkEndpoint(what: string, ep: Endpoint | undefined, anyPort = false): void {
   if (ep === null || typeof ep !== 'object') throw new Error(`data channel refused: ${what} must be an endpoint`);
   checkAddress(`${what}.address`, ep.address);
+  if (anyPort && ep.port === 0) return;
   if (!isPort(ep.port) || ep.port === 0) throw new Error(`data channel refused: ${what}.port ${String(ep.port)} is not a port 1-65535`);
 }
 

@@ -279,6 +279,19 @@ describe('NatEngine: data-channel mappings', () => {
     expect(engine.flowCount).toBe(0);
   });
 
+  it("an outbound mapping for any private port sends the host's connection out from the public endpoint, and replies back to its own port", () => {
+    const engine = new NatEngine();
+    engine.createMapping({ ...activeFtp, direction: 'outbound', private: endpoint(CLIENT, 0), public: endpoint(GW_PUBLIC, 61000), remote: { address: ipAddress(SERVER), port: port(50000) } });
+    const syn = buildPacket(v4(CLIENT, SERVER), tcp(40123, 50000, TCP_FLAGS.SYN));
+    expect(run(engine, syn, fromPrivate)).toEqual(['translated', toHex(buildPacket(v4(GW_PUBLIC, SERVER), tcp(61000, 50000, TCP_FLAGS.SYN)))]);
+    const synAck = buildPacket(v4(SERVER, GW_PUBLIC), tcp(50000, 61000, TCP_FLAGS.SYN | TCP_FLAGS.ACK));
+    expect(run(engine, synAck, fromPublic)).toEqual(['translated', toHex(buildPacket(v4(SERVER, CLIENT), tcp(50000, 40123, TCP_FLAGS.SYN | TCP_FLAGS.ACK)))]);
+    // One-shot: another connection of the host to that port is not taken.
+    expect(run(engine, buildPacket(v4(CLIENT, SERVER), tcp(40124, 50000, TCP_FLAGS.SYN)), fromPrivate)[0]).toBe('pass');
+    // Only an outbound mapping may take any private port.
+    expect(() => engine.createMapping({ ...activeFtp, private: endpoint(CLIENT, 0), public: endpoint(GW_PUBLIC, 61001) })).toThrow('only an outbound mapping may take any private port');
+  });
+
   it('translates an ICMP error about a mapped connection, outer and quoted headers', () => {
     const engine = new NatEngine();
     engine.createMapping(activeFtp);

@@ -323,7 +323,7 @@ describe('SessionServices.createDataChannel: requests are re-validated', () => {
     ["protocol 'sctp'", { ...base, protocol: 'sctp' }, 'data channel refused: protocol must be "tcp" or "udp"'],
     ['no request', null, 'data channel refused: the request must be an object'],
     ['a text request', 'open please', 'data channel refused: the request must be an object'],
-    ['private port 0', { ...base, private: { address: CLIENT, port: 0 } }, 'data channel refused: private port must not be 0'],
+    ['private port 0', { ...base, private: { address: CLIENT, port: 0 } }, 'data channel refused: private port must not be 0 (any port is for outbound channels only)'],
     ['public port 0', { ...base, public: { address: GATEWAY, port: 0 } }, 'data channel refused: public port must not be 0'],
     ['public port 1.5', { ...base, public: { address: GATEWAY, port: 1.5 } }, 'data channel refused: not a port number: 1.5'],
     ['private as text', { ...base, private: '198.51.100.2:40001' }, 'data channel refused: private must be an endpoint'],

@@ -125,11 +125,16 @@ describe('FTP plugin: refusals', () => {
 });
 
 describe('FTP plugin: passive mode', () => {
-  it('leaves a 227 naming the server untouched, with or without parentheses', async () => {
+  it('leaves a 227 naming the server untouched, with or without parentheses, and sends the data connection out from the boundary address', async () => {
     const t = session();
     await t.serverSends('227 Entering Passive Mode (203,0,113,2,195,80).\r\n227 Entering Passive Mode 203,0,113,2,195,81\r\n');
     expect(t.client.text).toBe('227 Entering Passive Mode (203,0,113,2,195,80).\r\n227 Entering Passive Mode 203,0,113,2,195,81\r\n');
-    expect(t.dataChannels).toEqual([]);
+    // One outbound channel per reply, the newer replacing the older: any port of the client to the announced port.
+    expect(t.dataChannels.map((c) => [c.direction, c.private, c.request.remote, c.public.address, c.open])).toEqual([
+      ['outbound', { address: '198.51.100.2', port: 0 }, { address: '203.0.113.2', port: 50000 }, '203.0.113.1', false],
+      ['outbound', { address: '198.51.100.2', port: 0 }, { address: '203.0.113.2', port: 50001 }, '203.0.113.1', true],
+    ]);
+    expect(t.counters).toEqual({ 'passive-mapped': 2 });
   });
 
   it('refuses a 227 naming another address', async () => {
@@ -139,10 +144,11 @@ describe('FTP plugin: passive mode', () => {
     expect(t.counters).toEqual({ 'passive-address-refused': 1 });
   });
 
-  it('leaves 229 untouched towards an outside server', async () => {
+  it('leaves 229 untouched towards an outside server, with an outbound channel to the announced port', async () => {
     const t = session();
     await t.serverSends('229 Entering Extended Passive Mode (|||50000|)\r\n');
     expect(t.client.text).toBe('229 Entering Extended Passive Mode (|||50000|)\r\n');
+    expect(t.dataChannels.map((c) => [c.direction, c.private.port, c.request.remote])).toEqual([['outbound', 0, { address: '203.0.113.2', port: 50000 }]]);
   });
 
   it('never takes a line inside a multi-line reply for a reply of its own', async () => {
