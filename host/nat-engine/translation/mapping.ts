@@ -94,7 +94,8 @@ export class Mapping {
   }
 
   describe(): string {
-    const remote = this.spec.remote ? ` remote ${this.spec.remote.address}${this.remotePort === undefined ? '' : `:${this.remotePort}`}` : '';
+    const r = this.spec.remote;
+    const remote = r ? ` remote ${r.port === undefined ? r.address : formatEndpoint({ address: r.address, port: r.port })}` : '';
     return `${this.protocol} ${formatEndpoint(this.private.endpoint)} <-> ${formatEndpoint(this.public.endpoint)} ${this.direction}${remote}`;
   }
 }
