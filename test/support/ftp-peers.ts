@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { SERVER_V4, SERVER_V6 } from '../../host/lab/addresses';
 import type { Lab } from '../../host/lab/lab';
 import type { LabProcess } from '../../host/lab/lab-process';
+import { startVsftpd as startLabVsftpd, VSFTPD_PASV_PORTS } from '../../host/lab/vsftpd';
 
 export const BIG_FILE = 'pub/big.bin';
 export const BIG_FILE_BYTES = 1_500_000;
@@ -23,7 +24,7 @@ export const MANY_FILES = 40;
 export const MANY_FILE_BYTES = 32 * 1024;
 export const UPLOAD_BYTES = 1024 * 1024;
 /** vsftpd's passive ports. */
-export const PASV_PORTS = { from: 40000, to: 40199 } as const;
+export const PASV_PORTS = VSFTPD_PASV_PORTS;
 
 export const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 export const sha256File = (path: string): string | undefined => (existsSync(path) ? sha256(readFileSync(path)) : undefined);
@@ -64,8 +65,7 @@ export async function startVsftpd(lab: Lab, opts: FtpServerOptions = {}): Promis
   const base = join(lab.workDir, 'ftp');
   const root = join(base, 'root');
   const clientDir = join(base, 'client');
-  const empty = join(base, 'empty');
-  for (const d of [join(root, 'pub'), join(root, 'many'), clientDir, empty]) mkdirSync(d, { recursive: true });
+  for (const d of [join(root, 'pub'), join(root, 'many'), clientDir]) mkdirSync(d, { recursive: true });
   const hashes = new Map<string, string>();
   const put = (name: string, bytes: number): void => {
     const data = randomBytes(bytes);
@@ -77,43 +77,8 @@ export async function startVsftpd(lab: Lab, opts: FtpServerOptions = {}): Promis
   // vsftpd refuses a writable chroot; uploads go to pub/, which the anonymous user (ftp) may write.
   chmodSync(root, 0o555);
   chmodSync(join(root, 'pub'), 0o777);
-  const logFile = join(base, 'vsftpd.log');
-  const config = join(base, 'vsftpd.conf');
-  writeFileSync(config, [
-    // listen_ipv6 on a dual-stack socket serves IPv4 too; listen must then be NO.
-    'listen=NO',
-    'listen_ipv6=YES',
-    'background=NO',
-    'anonymous_enable=YES',
-    'local_enable=NO',
-    'no_anon_password=YES',
-    // Debian's vsftpd package creates the user ftp; anonymous sessions run as it.
-    'ftp_username=ftp',
-    `anon_root=${root}`,
-    'write_enable=YES',
-    'anon_upload_enable=YES',
-    'anon_umask=022',
-    'port_enable=YES',
-    'connect_from_port_20=NO',
-    `port_promiscuous=${opts.portPromiscuous ? 'YES' : 'NO'}`,
-    'pasv_enable=YES',
-    `pasv_min_port=${PASV_PORTS.from}`,
-    `pasv_max_port=${PASV_PORTS.to}`,
-    // The seccomp sandbox kills vsftpd in some namespaced setups; the lab is not the place to debug it.
-    'seccomp_sandbox=NO',
-    `secure_chroot_dir=${empty}`,
-    'xferlog_enable=YES',
-    'xferlog_std_format=NO',
-    'log_ftp_protocol=YES',
-    'syslog_enable=NO',
-    `vsftpd_log_file=${logFile}`,
-    'dual_log_enable=NO',
-    'use_localtime=NO',
-    '',
-  ].join('\n'));
-  const vsftpd = lab.spawn('server', ['vsftpd', config]);
-  await vsftpd.waitForPort('tcp', 21, 10_000);
-  return { process: vsftpd, root, logFile, clientDir, hashes, log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '') };
+  const vsftpd = await startLabVsftpd(lab, { base, root, portPromiscuous: opts.portPromiscuous });
+  return { process: vsftpd.process, root, logFile: vsftpd.logFile, clientDir, hashes, log: vsftpd.log };
 }
 
 /** One transfer of a case: what was sent and what arrived (undefined: nothing arrived). */
