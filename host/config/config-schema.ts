@@ -117,6 +117,20 @@ const flowTimeouts = z.strictObject({
   other: seconds.optional(),
 });
 
+/**
+ * A server behind the gateway published on the gateway's public addresses:
+ * connections from the public side to `port` on a gateway address go
+ * through the plugin capturing that port to `server` (the gateway forwards
+ * them itself; no port forward of the kernel is needed for them).
+ */
+const publishedServer = z.strictObject({
+  protocol: z.enum(['tcp', 'udp']),
+  port: portNumber,
+  server: ipText,
+  /** The server's port; default `port`. */
+  serverPort: portNumber.optional(),
+});
+
 export const DRIVERS = ['nfqueue', 'windivert', 'memory'] as const;
 export type DriverName = (typeof DRIVERS)[number];
 
@@ -132,6 +146,8 @@ export const configSchema = z
     /** Public ports the gateway hands out for data-channel mappings. */
     mappingPorts: portRange.default({ from: 61000, to: 64999 }),
     plugins: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'plugin names are lower-case words'), pluginSettingsSchema).default({}),
+    /** Servers behind the gateway whose control connections are published on its public addresses. */
+    publish: z.array(publishedServer).default([]),
     /** A folder of third-party plugin packages (npm packages with the keyword `algd-plugin` and an `algd` manifest). */
     pluginsDir: z.string().min(1).optional(),
     flowTimeouts: flowTimeouts.default({}),

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { Lab } from './lab';
+import type { Lab, LabHost } from './lab';
 import type { LabProcess } from './lab-process';
 
 /** The server's passive-mode data ports. */
@@ -26,6 +26,8 @@ export interface VsftpdOptions {
    * connects wherever PORT says.
    */
   readonly portPromiscuous?: boolean;
+  /** The namespace it runs in; default the server. */
+  readonly host?: LabHost;
 }
 
 export interface Vsftpd {
@@ -36,7 +38,7 @@ export interface Vsftpd {
   log(): string;
 }
 
-/** Writes the configuration and starts vsftpd in the server namespace; resolves when it listens on port 21. */
+/** Writes the configuration and starts vsftpd (in the server namespace unless told otherwise); resolves when it listens on port 21. */
 export async function startVsftpd(lab: Lab, opts: VsftpdOptions): Promise<Vsftpd> {
   const empty = join(opts.base, 'empty');
   mkdirSync(empty, { recursive: true });
@@ -74,7 +76,7 @@ export async function startVsftpd(lab: Lab, opts: VsftpdOptions): Promise<Vsftpd
     'use_localtime=NO',
     '',
   ].join('\n'));
-  const vsftpd = lab.spawn('server', ['vsftpd', config]);
+  const vsftpd = lab.spawn(opts.host ?? 'server', ['vsftpd', config]);
   await vsftpd.waitForPort('tcp', 21, 10_000);
   return { process: vsftpd, logFile, log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '') };
 }

@@ -62,6 +62,13 @@ export class NatEngine {
   /** Active mappings by protocol and public endpoint: one public endpoint carries one mapping at a time. */
   private readonly activeByPublic = new Map<string, Mapping>();
   private readonly originalDestinations = new Map<string, Flow<FlowTranslation>>();
+  /**
+   * Directions that rewrite both ends (a mapping with a private source):
+   * their packets reach postrouting with the destination already rewritten
+   * and the source not yet, a tuple the flow table does not hold. Keyed by
+   * that half-way tuple; empty unless such mappings are in use.
+   */
+  private readonly halfway = new Map<string, FlowEntry<FlowTranslation>>();
   private nextId = 1;
 
   constructor(opts: NatEngineOptions = {}) {
@@ -167,6 +174,7 @@ export class NatEngine {
     if (v.protocol !== TCP && v.protocol !== UDP) return 'pass';
 
     let entry = this.flows.lookup(v);
+    if (entry === undefined && meta.stage === 'postrouting' && this.halfway.size > 0) entry = this.halfway.get(packetKey(v));
     if (entry !== undefined && entry.direction === 'original' && isTcpOpening(v) && this.flows.isClosing(entry.flow)) {
       // A new connection reusing the 5-tuple of one that is closing.
       this.flows.remove(entry.flow);
@@ -249,7 +257,13 @@ export class NatEngine {
     const original = tupleFromPacket(v);
     let reply: FiveTuple;
     let rewrites: { original: DirectionRewrite; reply: DirectionRewrite };
-    if (way === 'inbound') {
+    if (way === 'inbound' && m.privateSource) {
+      // remote -> public becomes source -> private; replies private -> source go back as public -> remote.
+      const source = m.privateSource;
+      reply = { ...original, srcAddr: m.private.addr, srcPort: m.private.port, dstAddr: source.addr, dstPort: source.port };
+      const remote = endpointRewrite({ address: ipFromBytes(original.srcAddr), port: port(original.srcPort) });
+      rewrites = { original: { dst: m.private, src: source }, reply: { src: m.public, dst: remote } };
+    } else if (way === 'inbound') {
       // remote -> public becomes remote -> private; replies private -> remote leave as public.
       reply = { ...original, srcAddr: m.private.addr, srcPort: m.private.port, dstAddr: original.srcAddr, dstPort: original.srcPort };
       rewrites = { original: { dst: m.private }, reply: { src: m.public } };
@@ -262,6 +276,11 @@ export class NatEngine {
     }
     const flow = this.insert(original, reply, { kind: 'mapping', mapping: m, ...rewrites });
     if (typeof flow === 'string') return flow;
+    if (rewrites.original.src !== undefined && rewrites.original.dst !== undefined) {
+      // Half-way tuples: original remote -> private, reply private -> remote.
+      this.halfway.set(tupleKey(original.family, original.protocol, original.srcAddr, original.srcPort, m.private.addr, m.private.port), flow.originalEntry);
+      this.halfway.set(tupleKey(original.family, original.protocol, m.private.addr, m.private.port, original.srcAddr, original.srcPort), flow.replyEntry);
+    }
     m.uses++;
     m.liveFlows++;
     this.events.mappingUsed?.(m, flow);
@@ -287,6 +306,9 @@ export class NatEngine {
       return;
     }
     const m = nat.mapping;
+    if (nat.original.src !== undefined && nat.original.dst !== undefined) {
+      for (const [key, entry] of this.halfway) if (entry.flow === flow) this.halfway.delete(key);
+    }
     m.liveFlows--;
     if (!m.active && m.liveFlows === 0) this.release(m);
   }
@@ -405,6 +427,15 @@ function flowEntry(entry: FlowEntry<FlowTranslation> | undefined): FlowEntry<Flo
 
 function protocolNumber(p: TransportProtocol): number {
   return p === 'tcp' ? TCP : UDP;
+}
+
+/** A packet's 5-tuple as a map key (half-way lookups only: allocates). */
+function packetKey(v: PacketView): string {
+  return tupleKey(v.family, v.protocol, v.buf.subarray(v.srcAddrOffset, v.srcAddrOffset + v.addrLength), v.srcPort, v.buf.subarray(v.dstAddrOffset, v.dstAddrOffset + v.addrLength), v.dstPort);
+}
+
+function tupleKey(family: number, protocol: number, src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number): string {
+  return `${family}/${protocol} ${Buffer.from(src).toString('hex')}:${srcPort} ${Buffer.from(dst).toString('hex')}:${dstPort}`;
 }
 
 function redirectKey(protocol: number, family: 4 | 6, dstPort: number): number {

@@ -1,4 +1,4 @@
-import { ipFamily, type AdapterInfo, type IpAddress, type Port, type TransportProtocol } from '@algd/sdk';
+import { ipAddress, ipFamily, port as toPort, type AdapterInfo, type Endpoint, type IpAddress, type Port, type TransportProtocol } from '@algd/sdk';
 import type { AlgdConfig, PluginSettings } from '../config/config-schema';
 import { pluginSettingsSchema } from '../config/config-schema';
 import type { Logger } from '../logging/logger';
@@ -12,6 +12,7 @@ import { listenAddressesFor, PluginInstance, type PluginSource, type PluginStatu
 import type { DataChannelHub } from './resources/data-channel-hub';
 import { PublicPortLedger } from './resources/public-port-ledger';
 import { linuxRouteSource, type SourceAddressLookup } from './resources/route-lookup';
+import type { UpstreamRoute } from './session/session-factory';
 import { SessionRegistry, type SessionStatus } from './session/session-registry';
 
 /** The built-in plugins, by name, and the package each is loaded from. */
@@ -88,6 +89,8 @@ export class PluginHost {
         listenAddresses: () => listenAddressesFor(this.privateAddresses(), this.placement),
         upstreamPorts: this.upstreamPorts,
         lookup: (protocol, peer, listener) => this.opts.engine.originalDestination(protocol, peer, listener),
+        route: (protocol, original) => this.route(protocol, original),
+        isPublished: (protocol, port) => this.opts.config.publish.some((p) => p.protocol === protocol && p.port === port),
         keepaliveMs: this.opts.config.sessions.keepaliveMs,
         log: this.opts.log,
         now: this.opts.now,
@@ -152,6 +155,19 @@ export class PluginHost {
     const p = this.instances.get(name);
     if (!p) throw new Error(`no plugin named "${name}" (known: ${[...this.instances.keys()].join(', ') || 'none'})`);
     return p;
+  }
+
+  /**
+   * A connection to one of the gateway's public addresses on a published
+   * port goes to the published server; one to another destination goes
+   * there; one to a gateway address on a port nobody published is refused.
+   */
+  private route(protocol: TransportProtocol, original: Endpoint): UpstreamRoute | undefined {
+    const publicAddresses = this.opts.adapters().filter((a) => a.type !== 'private').flatMap((a) => a.addresses);
+    if (!publicAddresses.includes(original.address)) return { server: original, clientSide: 'private' };
+    const p = this.opts.config.publish.find((x) => x.protocol === protocol && x.port === original.port && ipFamily(ipAddress(x.server)) === ipFamily(original.address));
+    if (!p) return undefined;
+    return { server: { address: ipAddress(p.server), port: toPort(p.serverPort ?? p.port) }, clientSide: 'public', publicAddress: original.address };
   }
 
   private settingsFor(name: string): PluginSettings {

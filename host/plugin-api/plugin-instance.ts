@@ -10,7 +10,7 @@ import type { UpstreamPorts } from './listener/upstream-ports';
 import { TcpControlListener } from './listener/tcp-control-listener';
 import { DatagramRelay } from './relay/datagram-relay';
 import type { PublicPortLedger } from './resources/public-port-ledger';
-import type { ListenerCounter, OriginalDestinationLookup } from './session/session-factory';
+import type { ListenerCounter, OriginalDestinationLookup, UpstreamRouter } from './session/session-factory';
 import type { SessionPlugin } from './session/session-plugin';
 import type { SessionRegistry } from './session/session-registry';
 import { CircuitBreaker } from './worker-pool/circuit-breaker';
@@ -41,6 +41,10 @@ export interface PluginInstanceDeps {
   /** The addresses listeners bind: 127.0.0.1, and a private adapter's IPv6 address when there is one. */
   readonly listenAddresses: () => readonly IpAddress[];
   readonly lookup: OriginalDestinationLookup;
+  /** Where captured connections go (published servers); default their original destination. */
+  readonly route?: UpstreamRouter;
+  /** True when (protocol, port) is published: its redirects also capture connections from the public side. */
+  readonly isPublished?: (protocol: TransportProtocol, port: number) => boolean;
   readonly keepaliveMs: number;
   /** Local ports for upstream TCP connections when the driver needs them from listenerPorts. */
   readonly upstreamPorts?: UpstreamPorts;
@@ -258,7 +262,8 @@ export class PluginInstance implements SessionPlugin {
 
   private redirect(c: Capture): void {
     if (c.redirects.length > 0) return;
-    c.redirects = c.addresses.map((address) => this.deps.engine.addRedirect({ protocol: c.protocol, port: c.port, listener: { address, port: toPort(c.listenerPort) }, owner: this.name }));
+    const from = this.deps.isPublished?.(c.protocol, c.port) ? (['private', 'public'] as const) : (['private'] as const);
+    c.redirects = c.addresses.map((address) => this.deps.engine.addRedirect({ protocol: c.protocol, port: c.port, listener: { address, port: toPort(c.listenerPort) }, owner: this.name, from }));
   }
 
   private async capture(): Promise<void> {
@@ -295,7 +300,7 @@ export class PluginInstance implements SessionPlugin {
   }
 
   private makeServer(protocol: TransportProtocol, listen: Endpoint): TcpControlListener | DatagramRelay {
-    const common = { listen, lookup: this.deps.lookup, sessions: this.deps.registry.factoryFor(this), log: this.deps.log, count: (c: ListenerCounter) => this.count(c) };
+    const common = { listen, lookup: this.deps.lookup, route: this.deps.route, sessions: this.deps.registry.factoryFor(this), log: this.deps.log, count: (c: ListenerCounter) => this.count(c) };
     return protocol === 'tcp'
       ? new TcpControlListener({ ...common, keepaliveMs: this.deps.keepaliveMs, upstreamPorts: this.deps.upstreamPorts })
       : new DatagramRelay({ ...common, ledger: this.deps.ledger });

@@ -46,6 +46,14 @@ export interface DataChannelRequest {
   readonly lifetimeMs?: number;
   /** Deliver `used` and `ended` events for this channel to `onDataChannelEvent`. */
   readonly notify?: boolean;
+  /**
+   * Inbound only: the private host sees the connection come from the
+   * session's boundary address (as the relayed control connection does)
+   * instead of from the remote peer. For servers behind the gateway that
+   * refuse a data connection from another address than the control
+   * connection's (vsftpd's pasv_promiscuous=NO). Default false.
+   */
+  readonly fromBoundary?: boolean;
 }
 
 /** A data channel the host opened. */

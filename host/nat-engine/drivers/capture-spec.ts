@@ -38,6 +38,12 @@ export interface CaptureSpec {
   readonly adapters: readonly CaptureAdapter[];
   /** Control channels captured from private clients. */
   readonly controlPorts: readonly { readonly protocol: TransportProtocol; readonly port: Port }[];
+  /**
+   * Control channels of servers published behind the gateway: new
+   * connections from public adapters to these ports on a gateway address.
+   * Default none.
+   */
+  readonly publishedPorts?: readonly { readonly protocol: TransportProtocol; readonly port: Port }[];
   /** The host's loopback listener ports. */
   readonly listenerPorts: CapturePortRange;
   /** The public ports handed out for mappings. */

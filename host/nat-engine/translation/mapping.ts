@@ -25,6 +25,12 @@ export interface MappingSpec {
   /** Only this peer may use the mapping (address, and port when given). */
   readonly remote?: { readonly address: IpAddress; readonly port?: Port };
   readonly direction: MappingDirection;
+  /**
+   * Inbound connections reach the private host from this gateway endpoint
+   * instead of from the remote's own address (the gateway appears as the
+   * peer, as it does on a relayed control connection). Not for `outbound`.
+   */
+  readonly privateSource?: Endpoint;
   /** One-shot mappings vanish once a connection has been made through them; persistent ones stay. */
   readonly persistent: boolean;
   /**
@@ -52,6 +58,7 @@ export class Mapping {
   readonly public: EndpointRewrite;
   readonly remoteAddr: Uint8Array | undefined;
   readonly remotePort: number | undefined;
+  readonly privateSource: EndpointRewrite | undefined;
   readonly direction: MappingDirection;
   readonly persistent: boolean;
   readonly owner: string;
@@ -70,12 +77,14 @@ export class Mapping {
       throw new RangeError('a mapping cannot translate between IPv4 and IPv6');
     }
     if (spec.private.port === 0 && spec.direction !== 'outbound') throw new RangeError('only an outbound mapping may take any private port');
+    if (spec.privateSource && (spec.direction === 'outbound' || ipFamily(spec.privateSource.address) !== family)) throw new RangeError('a private source needs an inbound mapping of the same IP version');
     this.protocol = spec.protocol;
     this.family = family;
     this.private = endpointRewrite(spec.private);
     this.public = endpointRewrite(spec.public);
     this.remoteAddr = spec.remote ? ipToBytes(spec.remote.address) : undefined;
     this.remotePort = spec.remote?.port;
+    this.privateSource = spec.privateSource ? endpointRewrite(spec.privateSource) : undefined;
     this.direction = spec.direction;
     this.persistent = spec.persistent;
     this.owner = spec.owner;
@@ -96,6 +105,7 @@ export class Mapping {
   describe(): string {
     const r = this.spec.remote;
     const remote = r ? ` remote ${r.port === undefined ? r.address : formatEndpoint({ address: r.address, port: r.port })}` : '';
-    return `${this.protocol} ${formatEndpoint(this.private.endpoint)} <-> ${formatEndpoint(this.public.endpoint)} ${this.direction}${remote}`;
+    const via = this.privateSource ? ` via ${formatEndpoint(this.privateSource.endpoint)}` : '';
+    return `${this.protocol} ${formatEndpoint(this.private.endpoint)} <-> ${formatEndpoint(this.public.endpoint)} ${this.direction}${remote}${via}`;
   }
 }

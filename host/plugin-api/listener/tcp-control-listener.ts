@@ -2,7 +2,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { endpoint, type Endpoint, type MessageDirection } from '@algd/sdk';
 import type { Logger } from '../../logging/logger';
 import type { ControlSession, Peer, SessionLegs } from '../session/control-session';
-import type { ListenerCounter, OriginalDestinationLookup, SessionFactory } from '../session/session-factory';
+import type { ListenerCounter, OriginalDestinationLookup, SessionFactory, UpstreamRoute, UpstreamRouter } from '../session/session-factory';
 import type { UpstreamPorts } from './upstream-ports';
 
 /** How long a gracefully closed leg may take to finish. */
@@ -12,6 +12,8 @@ export interface TcpControlListenerOptions {
   /** Where the engine's redirect sends captured connections (127.0.0.1, or a private adapter's IPv6 address). */
   readonly listen: Endpoint;
   readonly lookup: OriginalDestinationLookup;
+  /** Where a connection goes given its original destination; default: there. */
+  readonly route?: UpstreamRouter;
   readonly sessions: SessionFactory;
   readonly log: Logger;
   readonly count: (counter: ListenerCounter) => void;
@@ -64,10 +66,16 @@ export class TcpControlListener {
   private accept(client: Socket): void {
     client.on('error', () => undefined);
     const peer = socketPeer(client);
-    const server = peer && this.opts.lookup('tcp', peer, this.opts.listen);
-    if (!peer || !server) {
+    const original = peer && this.opts.lookup('tcp', peer, this.opts.listen);
+    if (!peer || !original) {
       this.opts.count('no-original-destination');
       client.destroy();
+      return;
+    }
+    const route = this.opts.route ? this.opts.route('tcp', original) : { server: original, clientSide: 'private' as const };
+    if (!route) {
+      this.opts.count('not-published');
+      client.resetAndDestroy();
       return;
     }
     if (!this.opts.sessions.canAccept()) {
@@ -76,10 +84,11 @@ export class TcpControlListener {
       return;
     }
     this.track(client);
-    this.connectUpstream(client, peer, server, 1);
+    this.connectUpstream(client, peer, route, 1);
   }
 
-  private connectUpstream(client: Socket, peer: Endpoint, server: Endpoint, attempt: number): void {
+  private connectUpstream(client: Socket, peer: Endpoint, route: UpstreamRoute, attempt: number): void {
+    const server = route.server;
     const localPort = this.opts.upstreamPorts?.next();
     const upstream = connect({ host: server.address, port: server.port, noDelay: true, timeout: this.opts.connectTimeoutMs ?? 15_000, ...(localPort === undefined ? {} : { localPort }) });
     this.track(upstream);
@@ -95,7 +104,7 @@ export class TcpControlListener {
     upstream.once('error', (err: NodeJS.ErrnoException) => {
       if (localPort !== undefined && err.code === 'EADDRINUSE' && attempt < UPSTREAM_PORT_ATTEMPTS) {
         upstream.destroy();
-        this.connectUpstream(client, peer, server, attempt + 1);
+        this.connectUpstream(client, peer, route, attempt + 1);
       } else failEarly(err.message);
     });
     upstream.once('connect', () => {
@@ -105,7 +114,7 @@ export class TcpControlListener {
       upstream.on('error', () => undefined);
       const boundary = endpoint(upstream.localAddress!, upstream.localPort!);
       const legs = new SocketLegs(client, upstream, this.opts.keepaliveMs);
-      const session = this.opts.sessions.create({ protocol: 'tcp', client: peer, server, boundary }, legs);
+      const session = this.opts.sessions.create({ protocol: 'tcp', client: peer, server, boundary, clientSide: route.clientSide, publicAddress: route.publicAddress }, legs);
       legs.attach(session);
       client.resume();
       upstream.resume();

@@ -22,6 +22,8 @@ export interface SessionServicesDeps {
   readonly sourceLookup: SourceAddressLookup;
   /** Data channels the session may hold at once. */
   readonly maxDataChannels: number;
+  /** Where fresh public ports and reservations are (default the boundary address): the gateway address a public client reached. */
+  readonly publicAddress?: IpAddress;
   /** Called for channel events the plugin asked to be notified of. */
   readonly onEvent: (event: DataChannelEvent) => void;
   /** Called when the number of live channels changes (keepalive and idle handling). */
@@ -33,6 +35,8 @@ interface OwnedChannel {
   readonly notify: boolean;
   /** The public port was taken from the ledger for or by this channel. */
   readonly holdsPort: boolean;
+  /** The boundary port the private host sees the connection come from (`fromBoundary`). */
+  readonly sourcePort: number | undefined;
 }
 
 /**
@@ -72,6 +76,15 @@ export class SessionServices implements HostServices, DataChannelOwner {
       throw new ServiceRefusedError(`data channel refused: session ${this.session.id} already holds ${this.activeChannels} (the cap is ${this.deps.maxDataChannels})`);
     }
     const { publicEndpoint, holdsPort } = this.publicEndpointFor(r, family);
+    let sourcePort: number | undefined;
+    if (r.fromBoundary) {
+      try {
+        sourcePort = this.deps.ledger.take({ count: 1, protocol: r.protocol })[0]!;
+      } catch (err) {
+        if (holdsPort) this.deps.ledger.let(publicEndpoint.port);
+        throw new ServiceRefusedError(`data channel refused: ${(err as Error).message}`);
+      }
+    }
     let mapping: Mapping;
     try {
       mapping = this.deps.engine.createMapping({
@@ -83,12 +96,14 @@ export class SessionServices implements HostServices, DataChannelOwner {
         persistent: r.persistent,
         lifetimeMs: r.lifetimeMs,
         owner: this.session.id,
+        ...(sourcePort === undefined ? {} : { privateSource: { address: this.session.boundary.address, port: port(sourcePort) } }),
       });
     } catch (err) {
       if (holdsPort) this.deps.ledger.let(publicEndpoint.port);
+      if (sourcePort !== undefined) this.deps.ledger.let(sourcePort);
       throw new ServiceRefusedError(`data channel refused: ${(err as Error).message}`);
     }
-    this.channels.set(mapping.id, { mapping, notify: r.notify, holdsPort });
+    this.channels.set(mapping.id, { mapping, notify: r.notify, holdsPort, sourcePort });
     this.everOwned.add(mapping.id);
     this.activeChannels++;
     this.deps.hub.register(mapping, this);
@@ -120,7 +135,7 @@ export class SessionServices implements HostServices, DataChannelOwner {
       throw new ServiceRefusedError(`reservePorts: ${(err as Error).message}`);
     }
     const id = this.nextReservation++;
-    const address = this.session.boundary.address;
+    const address = this.deps.publicAddress ?? this.session.boundary.address;
     this.reservations.set(id, { protocol, address, ports });
     return { id, address, ports };
   }
@@ -182,6 +197,7 @@ export class SessionServices implements HostServices, DataChannelOwner {
     if (!owned) return;
     this.channels.delete(mapping.id);
     if (owned.holdsPort) this.deps.ledger.let(mapping.public.port);
+    if (owned.sourcePort !== undefined) this.deps.ledger.let(owned.sourcePort);
     this.deps.onChannelsChanged?.(this.liveChannels);
   }
 
@@ -191,11 +207,12 @@ export class SessionServices implements HostServices, DataChannelOwner {
 
   private publicEndpointFor(r: CheckedRequest, family: 4 | 6): { publicEndpoint: Endpoint; holdsPort: boolean } {
     const boundary = this.session.boundary;
-    if (ipFamily(boundary.address) !== family) throw new ServiceRefusedError(`data channel refused: the session's boundary ${formatEndpoint(boundary)} is not IPv${family}`);
+    const fresh = this.deps.publicAddress ?? boundary.address;
+    if (ipFamily(fresh) !== family) throw new ServiceRefusedError(`data channel refused: the session's public address ${fresh} is not IPv${family}`);
     if (r.public === undefined) {
       try {
         const [p] = this.deps.ledger.take({ count: 1, protocol: r.protocol });
-        return { publicEndpoint: { address: boundary.address, port: p! }, holdsPort: true };
+        return { publicEndpoint: { address: fresh, port: p! }, holdsPort: true };
       } catch (err) {
         throw new ServiceRefusedError(`data channel refused: ${(err as Error).message}`);
       }
@@ -222,6 +239,7 @@ interface CheckedRequest {
   readonly persistent: boolean;
   readonly lifetimeMs: number | undefined;
   readonly notify: boolean;
+  readonly fromBoundary: boolean;
 }
 
 /** Re-validates a request that crossed from a worker as plain data. */
@@ -248,6 +266,7 @@ function checkRequest(r: DataChannelRequest): CheckedRequest {
       persistent: r.persistent === true,
       lifetimeMs,
       notify: r.notify === true,
+      fromBoundary: fromBoundary(r),
     };
   } catch (err) {
     throw new ServiceRefusedError(`data channel refused: ${(err as Error).message}`);
@@ -257,4 +276,11 @@ function checkRequest(r: DataChannelRequest): CheckedRequest {
 function nonZero(p: Port, what: string): Port {
   if (p === 0) throw new Error(`${what} port must not be 0`);
   return p;
+}
+
+function fromBoundary(r: DataChannelRequest): boolean {
+  if (r.fromBoundary === undefined || r.fromBoundary === false) return false;
+  if (r.fromBoundary !== true) throw new Error('fromBoundary must be true or false');
+  if (r.direction !== 'inbound') throw new Error('fromBoundary is for inbound channels only');
+  return true;
 }

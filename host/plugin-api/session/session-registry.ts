@@ -114,7 +114,7 @@ export class SessionRegistry {
       client: spec.client,
       server: spec.server,
       boundary: spec.boundary,
-      clientSide: 'private',
+      clientSide: spec.clientSide ?? 'private',
       adapters: this.opts.adapters(),
     };
     // The services and the session refer to each other; the services' callbacks go through this holder.
@@ -125,6 +125,7 @@ export class SessionRegistry {
       hub: this.opts.hub,
       sourceLookup: this.opts.sourceLookup,
       maxDataChannels: plugin.maxDataChannels,
+      publicAddress: spec.publicAddress,
       onEvent: (event) => session?.event(event),
       onChannelsChanged: (live) => session?.channelsChanged(live),
     });

@@ -54,6 +54,7 @@ const REFUSED = {
   bounce: (verb: string) => `500 ${verb} refused by the gateway: the address is not the client's own.\r\n`,
   lowPort: (verb: string) => `500 ${verb} refused by the gateway: data port below the allowed range.\r\n`,
   noChannel: () => `425 Can't open data connection: the gateway has no data channel for it.\r\n`,
+  publishedActive: (verb: string) => `502 ${verb} refused by the gateway: use passive mode with this server.\r\n`,
   passive: () => `425 Can't open data connection: the server announced an address that is not its own (refused by the gateway).\r\n`,
   denied: () => `502 Command not allowed by the gateway.\r\n`,
 } as const;
@@ -115,6 +116,8 @@ async function activeMode(ctx: Ctx, verb: string, announced: Endpoint | undefine
     return { forward: null, respond: reply };
   };
   if (announced === undefined) return refuse('bad-argument', REFUSED.syntax(verb));
+  // A server behind the gateway would connect out to the client, which the host's relay cannot announce to it.
+  if (session.clientSide === 'public') return refuse('published-active-refused', REFUSED.publishedActive(verb));
   if (ipFamily(announced.address) !== ipFamily(session.client.address)) return refuse('family-mismatch', REFUSED.family(verb));
   if (announced.address !== session.client.address) {
     if (options.checkPortAddress) return refuse('bounce-refused', REFUSED.bounce(verb));
@@ -146,7 +149,8 @@ async function passiveMode(text: string, ctx: Ctx): Promise<HandlerResult> {
     ctx.count('low-port-refused');
     return REFUSED.passive();
   }
-  const channel = await replaceChannel(ctx, { private: found.endpoint, remote: { address: session.client.address }, direction: 'inbound' });
+  // The server sees the data connection come from where its control connection comes from: the gateway.
+  const channel = await replaceChannel(ctx, { private: found.endpoint, remote: { address: session.client.address }, direction: 'inbound', fromBoundary: true });
   if (channel === undefined) return REFUSED.noChannel();
   ctx.count('passive-mapped');
   return `227 Entering Passive Mode (${formatFtpHostPort(channel)}).\r\n`;
@@ -166,7 +170,7 @@ async function extendedPassiveMode(text: string, ctx: Ctx): Promise<HandlerResul
     ctx.count('bad-229');
     return REFUSED.noChannel();
   }
-  const channel = await replaceChannel(ctx, { private: { address: ctx.session.server.address, port: found.port }, remote: { address: ctx.session.client.address }, direction: 'inbound' });
+  const channel = await replaceChannel(ctx, { private: { address: ctx.session.server.address, port: found.port }, remote: { address: ctx.session.client.address }, direction: 'inbound', fromBoundary: true });
   if (channel === undefined) return REFUSED.noChannel();
   ctx.count('passive-mapped');
   return `229 Entering Extended Passive Mode ${formatEpsvPort(channel.port)}.\r\n`;
@@ -184,7 +188,7 @@ async function passiveOut(ctx: Ctx, serverPort: number): Promise<HandlerResult> 
   return undefined;
 }
 
-type ChannelWanted = Pick<DataChannelRequest, 'private' | 'remote' | 'direction'>;
+type ChannelWanted = Pick<DataChannelRequest, 'private' | 'remote' | 'direction' | 'fromBoundary'>;
 
 /** One pending data channel per session: the previous one goes, the new one waits for its connection. */
 async function replaceChannel(ctx: Ctx, wanted: ChannelWanted): Promise<Endpoint | undefined> {

@@ -283,7 +283,8 @@ function checkChannelRequest(r: DataChannelRequest): void {
     if (r.remote.port !== undefined && (!isPort(r.remote.port) || r.remote.port === 0)) throw new Error(`data channel refused: remote.port ${String(r.remote.port)} is not a port 1-65535`);
   }
   if (r.lifetimeMs !== undefined && !(typeof r.lifetimeMs === 'number' && r.lifetimeMs > 0)) throw new Error(`data channel refused: lifetimeMs ${String(r.lifetimeMs)} is not a positive number`);
-  for (const flag of ['persistent', 'notify'] as const) {
+  if (r.fromBoundary === true && r.direction !== 'inbound') throw new Error('data channel refused: fromBoundary is for inbound channels only');
+  for (const flag of ['persistent', 'notify', 'fromBoundary'] as const) {
     if (r[flag] !== undefined && typeof r[flag] !== 'boolean') throw new Error(`data channel refused: ${flag} must be true or false`);
   }
 }

@@ -279,6 +279,25 @@ describe('NatEngine: data-channel mappings', () => {
     expect(engine.flowCount).toBe(0);
   });
 
+  it('a mapping with a private source shows the gateway as the private host\'s peer, rewriting both ends in each direction across the two stages', () => {
+    const engine = new NatEngine();
+    engine.createMapping({ ...activeFtp, private: endpoint(CLIENT, 50000), public: endpoint(GW_PUBLIC, 61000), privateSource: endpoint('198.51.100.1', 61001), remote: { address: ipAddress(SERVER) } });
+    const pre: PacketMeta = { origin: 'public', stage: 'prerouting' };
+    const post = (origin: 'public' | 'private'): PacketMeta => ({ origin, stage: 'postrouting' });
+    // The remote's SYN: destination rewritten before routing, source after it.
+    const syn = Buffer.from(buildPacket(v4(SERVER, GW_PUBLIC), tcp(40000, 61000, TCP_FLAGS.SYN)));
+    expect(engine.process(syn, pre)).toBe('translated');
+    expect(toHex(syn)).toBe(toHex(buildPacket(v4(SERVER, CLIENT), tcp(40000, 50000, TCP_FLAGS.SYN))));
+    expect(engine.process(syn, post('public'))).toBe('translated');
+    expect(toHex(syn)).toBe(toHex(buildPacket(v4('198.51.100.1', CLIENT), tcp(61001, 50000, TCP_FLAGS.SYN))));
+    // The private host's answer, to the gateway: back to the remote, from the public endpoint.
+    const synAck = Buffer.from(buildPacket(v4(CLIENT, '198.51.100.1'), tcp(50000, 61001, TCP_FLAGS.SYN | TCP_FLAGS.ACK)));
+    expect(engine.process(synAck, { origin: 'private', stage: 'prerouting' })).toBe('translated');
+    expect(engine.process(synAck, post('private'))).toBe('translated');
+    expect(toHex(synAck)).toBe(toHex(buildPacket(v4(GW_PUBLIC, SERVER), tcp(61000, 40000, TCP_FLAGS.SYN | TCP_FLAGS.ACK))));
+    expect(() => engine.createMapping({ ...activeFtp, direction: 'outbound', private: endpoint(CLIENT, 50001), public: endpoint(GW_PUBLIC, 61002), privateSource: endpoint('198.51.100.1', 61003) })).toThrow('a private source needs an inbound mapping');
+  });
+
   it("an outbound mapping for any private port sends the host's connection out from the public endpoint, and replies back to its own port", () => {
     const engine = new NatEngine();
     engine.createMapping({ ...activeFtp, direction: 'outbound', private: endpoint(CLIENT, 0), public: endpoint(GW_PUBLIC, 61000), remote: { address: ipAddress(SERVER), port: port(50000) } });

@@ -172,7 +172,7 @@ describe('SessionServices.createDataChannel: whose address', () => {
     // A session whose client is IPv6 but whose upstream leg left over IPv4 has no IPv6 public address to offer.
     const mixed = rig({ session: { client: endpoint('2001:db8:1::2', 40000) } });
     expect(await refusal(mixed.services.createDataChannel(inbound(40001, { private: endpoint('2001:db8:1::2', 40001), remote: undefined }))))
-      .toBe("data channel refused: the session's boundary 203.0.113.1:50000 is not IPv6");
+      .toBe("data channel refused: the session's public address 203.0.113.1 is not IPv6");
     expect(r.engine.listMappings()).toEqual([]);
     expect(mixed.engine.listMappings()).toEqual([]);
     expect(r.reserved()).toEqual([]);
@@ -627,5 +627,17 @@ describe('SessionServices: rules shared with the SDK test kit', () => {
     const syn = buildPacket({ family: 4, src: CLIENT, dst: SERVER }, { kind: 'tcp', srcPort: 40005, dstPort: 8080, flags: TCP_FLAGS.SYN });
     expect(r.engine.process(syn, { origin: 'private', stage: 'single' })).toBe('translated');
     expect(r.events[0]).toEqual({ kind: 'used', channel: out.id, peer: endpoint(SERVER, 8080) });
+  });
+});
+
+describe('SessionServices: a channel that shows the gateway as the private host\'s peer (fromBoundary)', () => {
+  it('takes a second port for the boundary side, and gives both back when the channel is released', async () => {
+    const r = rig({ session: { clientSide: 'public', client: endpoint(SERVER, 40000), server: endpoint(CLIENT, 21), boundary: endpoint('198.51.100.1', 50000) } });
+    const ch = await r.services.createDataChannel({ protocol: 'tcp', private: endpoint(CLIENT, 40100), remote: { address: ipAddress(SERVER) }, direction: 'inbound', fromBoundary: true });
+    expect(r.mapping(ch.id).describe()).toBe(`tcp 198.51.100.2:40100 <-> 198.51.100.1:${FIRST_PORTS[0]} inbound remote 203.0.113.2 via 198.51.100.1:${FIRST_PORTS[1]}`);
+    expect(r.reserved()).toEqual([FIRST_PORTS[1], FIRST_PORTS[0]].sort());
+    r.engine.removeMapping(r.mapping(ch.id));
+    expect(r.reserved()).toEqual([]);
+    expect(await refusal(r.services.createDataChannel({ protocol: 'tcp', private: endpoint(CLIENT, 0), direction: 'outbound', fromBoundary: true }))).toBe('data channel refused: fromBoundary is for inbound channels only');
   });
 });

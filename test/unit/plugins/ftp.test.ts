@@ -163,10 +163,21 @@ describe('FTP plugin: passive mode', () => {
     const t = session({ client: endpoint('192.0.2.50', 40000), server: endpoint('198.51.100.5', 21), boundary: endpoint('198.51.100.1', 45000), clientSide: 'public' });
     await t.serverSends('227 Entering Passive Mode (198,51,100,5,195,80).\r\n');
     expect(t.client.text).toBe('227 Entering Passive Mode (198,51,100,1,238,72).\r\n');
-    expect(t.dataChannels[0]).toMatchObject({ private: { address: '198.51.100.5', port: 50000 }, request: { remote: { address: '192.0.2.50' } } });
+    // The server sees the data connection come from the gateway, where its control connection comes from.
+    expect(t.dataChannels[0]).toMatchObject({ private: { address: '198.51.100.5', port: 50000 }, request: { remote: { address: '192.0.2.50' }, fromBoundary: true } });
     await t.serverSends('229 Entering Extended Passive Mode (|||50001|)\r\n');
     expect(t.client.text).toContain('229 Entering Extended Passive Mode (|||61000|).\r\n');
     expect(t.dataChannels.map((c) => [c.private.port, c.open])).toEqual([[50000, false], [50001, true]]);
+  });
+});
+
+describe('FTP plugin: a server behind the gateway', () => {
+  it('refuses active mode, asking for passive mode', async () => {
+    const t = session({ client: endpoint('192.0.2.50', 40000), server: endpoint('198.51.100.5', 21), boundary: endpoint('198.51.100.1', 45000), clientSide: 'public' });
+    await t.clientSends('PORT 192,0,2,50,19,137\r\n');
+    expect(t.client.text).toBe('502 PORT refused by the gateway: use passive mode with this server.\r\n');
+    expect(t.server.text).toBe('');
+    expect(t.counters).toEqual({ 'published-active-refused': 1 });
   });
 });
 

@@ -5,7 +5,10 @@
  *
  * - raw PREROUTING (before conntrack, so conntrack records the engine's
  *   destination rewrite: the loopback listener, a mapping's private host):
- *   new and later packets from private adapters to control ports; packets
+ *   new and later packets from private adapters to control ports, and from
+ *   public adapters to published ports of the gateway's own addresses, and
+ *   from private adapters to the gateway's own mapping ports (mappings that
+ *   show the gateway as the private host's peer); packets
  *   from public adapters to mapping ports (inbound data channels and the
  *   replies of outbound ones); ICMP errors arriving on public adapters (they
  *   quote the public side of a mapping, which conntrack does not know).
@@ -56,8 +59,11 @@ export function captureRules(spec: CaptureSpec, opts: CaptureRuleOptions): AlgdR
 
   for (const iface of privates) {
     for (const c of uniqueControlPorts(spec)) pre(['-i', iface, '-p', c.protocol, '--dport', String(c.port)]);
+    // A private host's side of a mapping that shows the gateway as the peer (privateSource): its packets come to the gateway's mapping ports.
+    for (const proto of ['tcp', 'udp']) pre(['-i', iface, '-p', proto, '--dport', mappingPorts, '-m', 'addrtype', '--dst-type', 'LOCAL']);
   }
   for (const iface of publics) {
+    for (const c of spec.publishedPorts ?? []) pre(['-i', iface, '-p', c.protocol, '--dport', String(c.port), '-m', 'addrtype', '--dst-type', 'LOCAL']);
     for (const proto of ['tcp', 'udp']) pre(['-i', iface, '-p', proto, '--dport', mappingPorts]);
     for (const family of families) {
       const icmp = ICMP_ERRORS[family];

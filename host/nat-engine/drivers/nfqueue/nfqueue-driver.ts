@@ -166,8 +166,10 @@ export class NfqueueDriver implements PacketDriver {
       this.verdicts = new QueueVerdicts(processor, sides, this.log, `nfqueue ${this.queueNum}`);
       this.socket = NfqueueSocket.open({ queueNum: this.queueNum, maxLen: this.opts.maxLen, failOpen: this.failOpen, gso: this.opts.gso ?? true, log: this.log }, this.verdicts.handle);
 
-      const privates = spec.adapters.filter((a) => a.side === 'private').map((a) => a.name);
-      if (spec.controlPorts.length > 0 && spec.families.includes(4)) this.localnet.enable(privates);
+      // route_localnet where redirected connections come in: private adapters, and public ones for published servers.
+      const publishes = (spec.publishedPorts ?? []).length > 0;
+      const redirectedFrom = spec.adapters.filter((a) => a.side === 'private' || publishes).map((a) => a.name);
+      if (spec.controlPorts.length > 0 && spec.families.includes(4)) this.localnet.enable(redirectedFrom);
       await this.guard.install();
       await this.rules.install(captureRules(spec, { queueNum: this.queueNum, failOpen: this.failOpen }));
       this.log('info', `nfqueue: queue ${this.queueNum} (${this.failOpen ? 'fail-open' : 'fail-closed'}), ${spec.adapters.map((a) => `${a.name} ${a.side}`).join(', ')}`);

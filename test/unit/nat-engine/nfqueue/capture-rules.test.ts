@@ -25,6 +25,8 @@ describe('captureRules', () => {
     expect(pre.filter((r) => r.families!.length === 2).map((r) => r.argv.join(' '))).toEqual([
       `-i eth1 -p tcp --dport 21 ${Q.join(' ')}`,
       `-i eth1 -p udp --dport 5060 ${Q.join(' ')}`,
+      `-i eth1 -p tcp --dport 61000:64999 -m addrtype --dst-type LOCAL ${Q.join(' ')}`,
+      `-i eth1 -p udp --dport 61000:64999 -m addrtype --dst-type LOCAL ${Q.join(' ')}`,
       `-i eth0 -p tcp --dport 61000:64999 ${Q.join(' ')}`,
       `-i eth0 -p udp --dport 61000:64999 ${Q.join(' ')}`,
     ]);
@@ -58,6 +60,13 @@ describe('captureRules', () => {
     const firewalled: CaptureSpec = { ...spec, adapters: [...spec.adapters, { name: 'wan6', side: 'public', firewalled: true }] };
     expect(captureRules(firewalled, { queueNum: 4200, failOpen: true }).filter((r) => r.hook === 'FORWARD')).toEqual([
       { hook: 'FORWARD', argv: ['-i', 'wan6', '-m', 'connmark', '--mark', '0x20000000/0x20000000', '-j', 'ACCEPT'], families: [4, 6] },
+    ]);
+  });
+
+  it('queues published ports coming in on public adapters to the gateway\'s own addresses', () => {
+    const rules = captureRules({ ...spec, publishedPorts: [{ protocol: 'tcp', port: port(21) }] }, { queueNum: 4200, failOpen: true });
+    expect(rules.filter((r) => r.hook === 'PREROUTING' && r.argv.includes('eth0') && r.argv.includes('21')).map((r) => r.argv.join(' '))).toEqual([
+      `-i eth0 -p tcp --dport 21 -m addrtype --dst-type LOCAL ${Q.join(' ')}`,
     ]);
   });
 });
