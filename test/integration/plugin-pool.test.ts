@@ -5,7 +5,9 @@
 // The workers load the compiled worker and SDK from dist/: run `npm run build` first.
 import { endpoint, type DataChannel, type DataChannelRequest, type SessionInfo } from '@algd/sdk';
 import type { HostServices, TaskEnvelope, TaskOutcome } from '@algd/sdk/runtime';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { PluginLoadError, PluginPool, PluginTaskError, type PluginPoolOptions, type PluginTaskFailure } from '../../host/plugin-api/worker-pool/plugin-pool';
 
 const fixture = (name: string) => resolve(__dirname, '../fixtures/plugins', name, 'index.js');
@@ -267,6 +269,111 @@ describe('PluginPool', () => {
     it('a missing worker module', async () => {
       const err = await loadError({ entry: fixture('echo'), workerFile: '/nonexistent/plugin-worker.js' });
       expect(err.reason).toBe('the plugin worker module /nonexistent/plugin-worker.js does not exist (is the host built?)');
+    });
+  });
+
+  describe('many tasks, late service calls', () => {
+    it('runs 100 000 small tasks through one pool with a 32 MB worker heap: no failure, no worker restart', async () => {
+      // Regression: with piscina's default atomics ('sync') a worker's event loop never turned between
+      // tasks and what each task left behind was never freed; the workers ran out of memory every
+      // ~20 000 tasks. More tasks at once than threads also exercises the pool's first-in first-out
+      // queue: none may wait past its budget while younger tasks run.
+      const pool = await open(fixture('echo'), { minThreads: 2, maxThreads: 2, maxOldGenerationSizeMb: 32, taskTimeoutMs: 5_000 });
+      const total = 100_000;
+      const bytes = Buffer.from('NOOP\r\n', 'latin1');
+      let started = 0;
+      let wrong = 0;
+      const lane = async (): Promise<void> => {
+        while (started < total) {
+          started++;
+          const out = await pool.run({ session, state: { messages: 0 }, task: { kind: 'message', direction: 'client-to-server', message: bytes } }, noServices);
+          if (out.forward === null || out.forward.byteLength !== bytes.byteLength || (out.state as { messages: number }).messages !== 1) wrong++;
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, lane));
+      expect(wrong).toBe(0);
+      expect(pool.stats).toEqual({ tasks: total, failures: noFailures, workerRestarts: 0, threads: 2, queueSize: 0 });
+    }, 60_000);
+
+    it('lets a worker\'s event loop turn while it is idle between tasks (what a task leaves to the loop runs)', async () => {
+      // A hand-built plugin (no SDK import) in a temporary folder: "LATER" leaves a callback to the
+      // event loop, "RAN" answers how many of those have run. With piscina's 'sync' atomics the
+      // worker waits in Atomics.wait() between tasks and the callback would not have run.
+      const dir = mkdtempSync(join(tmpdir(), 'algd-loop-probe-'));
+      try {
+        const entry = join(dir, 'index.js');
+        writeFileSync(
+          entry,
+          `let ran = 0;
+module.exports = {
+  name: 'loop-probe', version: '1.0.0', apiVersion: '^0.1.0',
+  controlChannels: [{ protocol: 'tcp', ports: [2301], framing: { kind: 'lines' } }],
+  onClientMessage(message) {
+    const line = message.toString('latin1').trim();
+    if (line === 'LATER') setImmediate(() => ran++);
+    if (line === 'RAN') return { forward: null, respond: 'ran ' + ran };
+    return undefined;
+  },
+};
+`,
+        );
+        const pool = await open(entry, { minThreads: 1, maxThreads: 1 });
+        for (let i = 0; i < 3; i++) {
+          await pool.run(message('LATER\r\n'), noServices);
+          // The worker is idle now: its loop turns (a task arriving at once could be read in the same turn).
+          await new Promise((r) => setTimeout(r, 30));
+        }
+        expect(text((await pool.run(message('RAN\r\n'), noServices)).respond)).toBe('ran 3');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('a service call from a task that already timed out reaches no services, not even those of the next task', async () => {
+      const lines: string[] = [];
+      const pool = await open(FAULTY, { minThreads: 2, maxThreads: 2, log: (level, msg) => lines.push(`${level} ${msg}`) });
+      await Promise.all([pool.run(message('warm\r\n'), noServices), pool.run(message('warm\r\n'), noServices)]);
+      const late = recordingServices();
+      const next = recordingServices();
+      // The task asks for a data channel at once; the host's thread is kept busy past the task's
+      // budget, so when it looks again the task's time is up (timers come before messages in
+      // Node's event loop) and its call is only then read. Meanwhile a new task has started.
+      const timedOut = failure(pool.run(message('MAP 5000\r\n'), late));
+      const nextOutcome = await new Promise<Promise<TaskOutcome>>((resolve) =>
+        setImmediate(() => {
+          const until = Date.now() + 1_000;
+          while (Date.now() < until);
+          resolve(pool.run(message('MAP 6000\r\n'), next));
+        }),
+      );
+      const err = await timedOut;
+      expect(err.kind).toBe('timeout');
+      expect(err.message).toBe('plugin faulty: the task did not finish within 300 ms; its worker was stopped');
+      expect(text((await nextOutcome).forward)).toBe('mapped 40001\r\n');
+      for (let i = 0; i < 100 && !lines.some((l) => l.startsWith('debug plugin faulty: refused a service call (createDataChannel)')); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(lines).toContain('debug plugin faulty: refused a service call (createDataChannel) from a task no longer running');
+      expect(late.calls).toEqual([]);
+      expect(next.calls).toEqual([{ protocol: 'tcp', private: endpoint('198.51.100.2', 6000), direction: 'inbound', persistent: true }]);
+      expect(pool.stats.failures).toEqual({ ...noFailures, timeout: 1 });
+      expect(pool.stats.workerRestarts).toBe(1);
+    });
+
+    it('times out a task waiting in the pool\'s own queue without stopping a worker, and keeps the others in order', async () => {
+      const pool = await open(FAULTY, { minThreads: 1, maxThreads: 1 });
+      const order: string[] = [];
+      const tracked = (name: string, p: Promise<TaskOutcome>) => p.then((o) => (order.push(name), o));
+      const spin = failure(pool.run(message('SPIN\r\n'), noServices));
+      const queued = Array.from({ length: 4 }, (_, i) => failure(pool.run(message(`WAITS ${i}\r\n`), noServices)));
+      expect(pool.stats.queueSize).toBe(4);
+      const [spinErr, ...queuedErrs] = await Promise.all([spin, ...queued]);
+      expect(spinErr.message).toBe('plugin faulty: the task did not finish within 300 ms; its worker was stopped');
+      for (const e of queuedErrs) expect(e.message).toBe('plugin faulty: the task did not start within 300 ms (every worker was busy)');
+      expect(pool.stats.workerRestarts).toBe(1);
+      expect(pool.stats.queueSize).toBe(0);
+      const outs = await Promise.all(Array.from({ length: 5 }, (_, i) => tracked(`t${i}`, pool.run(message(`after ${i}\r\n`), noServices))));
+      expect(outs.map((o) => text(o.forward))).toEqual(Array.from({ length: 5 }, (_, i) => `ok after ${i}\r\n`));
+      expect(order).toEqual(['t0', 't1', 't2', 't3', 't4']);
+      expect(pool.stats.failures).toEqual({ ...noFailures, timeout: 5 });
     });
   });
 

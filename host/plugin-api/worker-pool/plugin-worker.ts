@@ -17,12 +17,13 @@ import { runTask, type TaskEnvelope, type TaskOutcome } from '@algd/sdk/runtime'
 import { isAbsolute } from 'node:path';
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { rpcServices } from './service-rpc';
+import { ServiceClient } from './service-rpc';
 import { errorInfo, LOAD_ERROR_NAME, type DescribeResult, type PluginDescription, type PluginWorkerData, type SessionResult, type WorkerTask } from './worker-protocol';
 
 type Loaded = { readonly ok: true; readonly plugin: PluginDefinition<unknown, unknown>; readonly options: unknown } | { readonly ok: false; readonly reason: string };
 
 const loaded: Loaded = load(workerData as PluginWorkerData);
+const serviceClient = new ServiceClient(String((workerData as PluginWorkerData | undefined)?.servicesChannel));
 
 // When piscina cannot post a task's answer (session state or log fields
 // that are not plain data), it rethrows the DataCloneError as an uncaught
@@ -38,7 +39,7 @@ export default async function handleTask(task: WorkerTask): Promise<DescribeResu
   if (task.kind === 'describe') {
     return loaded.ok ? { ok: true, description: describePlugin(loaded.plugin) } : { ok: false, error: { name: LOAD_ERROR_NAME, message: loaded.reason } };
   }
-  const services = rpcServices(task.port);
+  const services = serviceClient.forTask(task.id);
   try {
     if (!loaded.ok) return { ok: false, error: { name: LOAD_ERROR_NAME, message: loaded.reason } };
     const outcome = await runTask(loaded.plugin, loaded.options, task.envelope, services);

@@ -1,6 +1,5 @@
 import type { Framing, Port, TransportProtocol } from '@algd/sdk';
 import type { TaskEnvelope, TaskOutcome } from '@algd/sdk/runtime';
-import type { MessagePort } from 'node:worker_threads';
 
 /**
  * The messages between a {@link PluginPool} and its workers
@@ -14,6 +13,8 @@ export interface PluginWorkerData {
   readonly entry: string;
   /** The plugin's raw options from the configuration, before its parser saw them. */
   readonly options: unknown;
+  /** The name of the pool's `BroadcastChannel` for service calls (see `service-rpc.ts`). */
+  readonly servicesChannel: string;
 }
 
 /** What a loaded plugin declares, as plain data (`describe` task). */
@@ -31,8 +32,8 @@ export interface PluginDescription {
 /** A task posted to a plugin worker. */
 export type WorkerTask =
   | { readonly kind: 'describe' }
-  /** `port` is the worker's end of the task's service channel (see `service-rpc.ts`). */
-  | { readonly kind: 'session'; readonly envelope: TaskEnvelope; readonly port: MessagePort };
+  /** `id` is unique in the pool and never reused; the task's service calls name it (see `service-rpc.ts`). */
+  | { readonly kind: 'session'; readonly envelope: TaskEnvelope; readonly id: number };
 
 /** An error as it crosses the thread boundary. */
 export interface WorkerErrorInfo {
