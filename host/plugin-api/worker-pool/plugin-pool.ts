@@ -1,6 +1,6 @@
 import type { LogLevel } from '@algd/sdk';
 import type { HostServices, TaskEnvelope, TaskOutcome } from '@algd/sdk/runtime';
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -89,7 +89,7 @@ class PoolTask {
   private listener: (() => void) | undefined = undefined;
 
   constructor(
-    /** Unique in the pool, never reused: the task's service calls name it. */
+    /** Random, unique among the pool's tasks in flight: the task's service calls name it. */
     readonly id: number,
     readonly services: HostServices,
     /** `performance.now()` when its time budget ends. */
@@ -139,7 +139,6 @@ export class PluginPool {
   private restarts = 0;
   private destroyedWorkers = 0;
   private closing: Promise<void> | undefined;
-  private nextTaskId = 1;
   /**
    * Session tasks from `run()` to their outcome, by id. Every task gets the
    * same budget, so insertion order is deadline order: the first entry is
@@ -274,11 +273,23 @@ export class PluginPool {
     }
   }
 
+  /**
+   * A random task id, unique among the tasks in flight: the workers of a
+   * pool share one service channel, so a plugin that could guess another
+   * session's task id could call services on that session's behalf.
+   */
+  private newTaskId(): number {
+    for (;;) {
+      const id = randomInt(1, 2 ** 47);
+      if (!this.inFlight.has(id)) return id;
+    }
+  }
+
   private submit(envelope: TaskEnvelope, services: HostServices): Promise<TaskOutcome> {
     this.tasks++;
     let job: WorkerTask;
     let transferList: TransferListItem[] | undefined;
-    const id = this.nextTaskId++;
+    const id = this.newTaskId();
     if (envelope.task.kind === 'message') {
       // A copy of exactly the message: cloning the view would copy its whole backing buffer (a socket read is 64 KB).
       const message = new Uint8Array(envelope.task.message.byteLength);

@@ -8,8 +8,9 @@ import { BroadcastChannel } from 'node:worker_threads';
  * own workers and the pool itself are on it).
  *
  * Nothing is created per task: a task that makes no service call costs no
- * channel, port, listener or message. Each session task carries a task id
- * unique in its pool and never reused. A worker calls with
+ * channel, port, listener or message. Each session task carries a task id,
+ * random and unique among its pool's tasks in flight, so a plugin cannot
+ * guess another session's. A worker calls with
  * {@link ServiceClient.forTask}: `{ task, call, method, args }`, `call`
  * unique in that worker; the host ({@link ServiceRouter}) runs it with the
  * `services` of that task while the task is in flight and answers
@@ -115,7 +116,7 @@ export class ServiceClient {
   private onMessage(reply: unknown): void {
     if (!isObject(reply) || typeof reply.ok !== 'boolean' || typeof reply.call !== 'number') return;
     const p = this.pending.get(reply.call);
-    // Another worker's call with the same call id: its task id differs (task ids are unique in the pool).
+    // Another worker's call with the same call id: its task id differs (task ids are unique among the tasks in flight).
     if (p === undefined || p.task !== reply.task) return;
     this.pending.delete(reply.call);
     if (reply.ok) p.resolve(reply.value);

@@ -32,7 +32,7 @@ export interface PluginDescription {
 /** A task posted to a plugin worker. */
 export type WorkerTask =
   | { readonly kind: 'describe' }
-  /** `id` is unique in the pool and never reused; the task's service calls name it (see `service-rpc.ts`). */
+  /** `id` is random and unique among the pool's tasks in flight; the task's service calls name it (see `service-rpc.ts`). */
   | { readonly kind: 'session'; readonly envelope: TaskEnvelope; readonly id: number };
 
 /** An error as it crosses the thread boundary. */
