@@ -28,6 +28,8 @@ export interface VsftpdOptions {
   readonly portPromiscuous?: boolean;
   /** The namespace it runs in; default the server. */
   readonly host?: LabHost;
+  /** The control port; default 21. */
+  readonly port?: number;
 }
 
 export interface Vsftpd {
@@ -38,7 +40,7 @@ export interface Vsftpd {
   log(): string;
 }
 
-/** Writes the configuration and starts vsftpd (in the server namespace unless told otherwise); resolves when it listens on port 21. */
+/** Writes the configuration and starts vsftpd (in the server namespace unless told otherwise); resolves when it listens on its control port. */
 export async function startVsftpd(lab: Lab, opts: VsftpdOptions): Promise<Vsftpd> {
   const empty = join(opts.base, 'empty');
   mkdirSync(empty, { recursive: true });
@@ -49,6 +51,7 @@ export async function startVsftpd(lab: Lab, opts: VsftpdOptions): Promise<Vsftpd
     'listen=NO',
     'listen_ipv6=YES',
     'background=NO',
+    `listen_port=${opts.port ?? 21}`,
     'anonymous_enable=YES',
     'local_enable=NO',
     'no_anon_password=YES',
@@ -77,6 +80,6 @@ export async function startVsftpd(lab: Lab, opts: VsftpdOptions): Promise<Vsftpd
     '',
   ].join('\n'));
   const vsftpd = lab.spawn(opts.host ?? 'server', ['vsftpd', config]);
-  await vsftpd.waitForPort('tcp', 21, 10_000);
+  await vsftpd.waitForPort('tcp', opts.port ?? 21, 10_000);
   return { process: vsftpd, logFile, log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '') };
 }
