@@ -417,10 +417,14 @@ describeLab('the nfqueue driver (engine, driver and kernel together)', () => {
       expect(u).toMatchObject({ reply: 'echo:plain', from: [SERVER_V4, 7001] });
       expect(procs['udp7001']!.stdout).toMatch(new RegExp(`^FROM ${GATEWAY_PUBLIC_V4.replace(/\./g, '\\.')} \\d+ plain$`, 'm'));
       const after = await stats();
-      // Only the first packet of each new connection was shown to the engine, which passed it.
+      // Only the first packet of each new connection was shown to the engine, which passed it
+      // (the TCP connection alone sends about ten packets). A UDP retry, or a last packet of the
+      // previous test's killed connections arriving late, may add one or two.
       expect(after.engine.flowsCreated).toBe(before.engine.flowsCreated);
       expect(after.engine.translated).toBe(before.engine.translated);
-      expect(after.engine.passed - before.engine.passed).toBe(2);
+      const passed = after.engine.passed - before.engine.passed;
+      expect(passed).toBeGreaterThanOrEqual(2);
+      expect(passed).toBeLessThanOrEqual(4);
     });
 
     it('on stop removes every rule, the nat table, algd\'s conntrack entries, and restores route_localnet', async () => {
