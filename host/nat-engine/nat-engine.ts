@@ -1,6 +1,6 @@
 import { formatEndpoint, ipFromBytes, port, type Endpoint, type TransportProtocol } from '@algd/sdk';
 import { EngineCounters, type DropReason, type ProcessOutcome } from './engine-counters';
-import { FlowTable, FlowTableError, tupleFromPacket, type FiveTuple, type Flow, type FlowEntry, type FlowRemoveReason, type FlowTimeouts, type TupleSource } from './flow';
+import { FlowTable, FlowTableError, formatTuple, reverseTuple, tupleFromPacket, type FiveTuple, type Flow, type FlowEntry, type FlowRemoveReason, type FlowTimeouts, type TupleSource } from './flow';
 import { decodePacket, PacketView, rewriteDestination, rewriteInnerDestination, rewriteInnerSource, rewriteSource } from './packet';
 import type { NatStage, PacketMeta } from './packet-meta';
 import { endpointRewrite, type DirectionRewrite } from './translation/endpoint-rewrite';
@@ -174,7 +174,7 @@ export class NatEngine {
     if (v.protocol !== TCP && v.protocol !== UDP) return 'pass';
 
     let entry = this.flows.lookup(v);
-    if (entry === undefined && meta.stage === 'postrouting' && this.halfway.size > 0) entry = this.halfway.get(packetKey(v));
+    if (entry === undefined && meta.stage === 'postrouting' && this.halfway.size > 0) entry = this.halfway.get(formatTuple(tupleFromPacket(v)));
     if (entry !== undefined && entry.direction === 'original' && isTcpOpening(v) && this.flows.isClosing(entry.flow)) {
       // A new connection reusing the 5-tuple of one that is closing.
       this.flows.remove(entry.flow);
@@ -278,8 +278,9 @@ export class NatEngine {
     if (typeof flow === 'string') return flow;
     if (rewrites.original.src !== undefined && rewrites.original.dst !== undefined) {
       // Half-way tuples: original remote -> private, reply private -> remote.
-      this.halfway.set(tupleKey(original.family, original.protocol, original.srcAddr, original.srcPort, m.private.addr, m.private.port), flow.originalEntry);
-      this.halfway.set(tupleKey(original.family, original.protocol, m.private.addr, m.private.port, original.srcAddr, original.srcPort), flow.replyEntry);
+      const toPrivate: FiveTuple = { ...original, dstAddr: m.private.addr, dstPort: m.private.port };
+      this.halfway.set(formatTuple(toPrivate), flow.originalEntry);
+      this.halfway.set(formatTuple(reverseTuple(toPrivate)), flow.replyEntry);
     }
     m.uses++;
     m.liveFlows++;
@@ -427,15 +428,6 @@ function flowEntry(entry: FlowEntry<FlowTranslation> | undefined): FlowEntry<Flo
 
 function protocolNumber(p: TransportProtocol): number {
   return p === 'tcp' ? TCP : UDP;
-}
-
-/** A packet's 5-tuple as a map key (half-way lookups only: allocates). */
-function packetKey(v: PacketView): string {
-  return tupleKey(v.family, v.protocol, v.buf.subarray(v.srcAddrOffset, v.srcAddrOffset + v.addrLength), v.srcPort, v.buf.subarray(v.dstAddrOffset, v.dstAddrOffset + v.addrLength), v.dstPort);
-}
-
-function tupleKey(family: number, protocol: number, src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number): string {
-  return `${family}/${protocol} ${Buffer.from(src).toString('hex')}:${srcPort} ${Buffer.from(dst).toString('hex')}:${dstPort}`;
 }
 
 function redirectKey(protocol: number, family: 4 | 6, dstPort: number): number {
