@@ -11,11 +11,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { SERVER_V4 } from '../../host/lab/addresses';
-import type { LabProcess } from '../../host/lab/lab-process';
-import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topology';
 import { startVsftpd, type Vsftpd } from '../../host/lab/vsftpd';
 import { describeLab, useLab } from '../lab/require-lab';
-import { ALGD_BIN } from '../support/algd-process';
+import { useLabAlgd } from '../support/lab-algd';
 
 jest.setTimeout(90_000);
 
@@ -48,28 +46,14 @@ describeLab('FTP on a configured capture port (2121)', () => {
     ['21 only', [21], false],
     ['21 and 2121', [21, 2121], true],
   ] as const)('with plugins.ftp.ports %s', (tag, ports, works) => {
-    let algd: LabProcess;
-    const configFile = (): string => join(lab().workDir, `algd-ports-${ports.length}.json`);
-    beforeAll(async () => {
-      writeFileSync(configFile(), JSON.stringify({
-        driver: 'nfqueue',
-        adapters: [{ name: GATEWAY_PRIVATE_IFACE, type: 'private' }, { name: GATEWAY_PUBLIC_IFACE, type: 'boundary' }],
-        plugins: { ftp: { ports: { tcp: ports } }, sip: { enabled: false }, rtsp: { enabled: false } },
-        adminSocket: join(lab().workDir, `algd-ports-${ports.length}.sock`),
-      }));
-      algd = lab().spawn('gateway', [process.execPath, ALGD_BIN, 'start', '--config', configFile()]);
-      await algd.waitForOutput(/running/, 20_000);
-    });
-    afterAll(async () => {
-      if (algd?.running) expect((await algd.kill('SIGTERM')).code).toBe(0);
-    });
+    const algd = useLabAlgd(lab, `ports-${ports.length}`, () => ({
+      plugins: { ftp: { ports: { tcp: ports } }, sip: { enabled: false }, rtsp: { enabled: false } },
+    }));
 
     it(works ? 'an active download from port 2121 arrives whole' : 'an active download from port 2121 fails: nothing captures that port', async () => {
       const got = await activeDownload(`active-${tag.replace(/\W+/g, '-')}`);
       expect(got.equals(file)).toBe(works);
-      const status = JSON.parse((await lab().execOk('gateway', [process.execPath, ALGD_BIN, 'status', '--json', '--config', configFile()])).stdout) as {
-        plugins: { name: string; captures: { protocol: string; port: number }[] }[];
-      };
+      const status = await algd.status<{ plugins: { name: string; captures: { protocol: string; port: number }[] }[] }>();
       expect(status.plugins.find((p) => p.name === 'ftp')!.captures.map((c) => c.port)).toEqual([...ports]);
     });
   });

@@ -12,14 +12,10 @@
  * Passive mode works in every case (the client connects out).
  */
 
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 import type { Lab } from '../../host/lab/lab';
-import type { LabProcess } from '../../host/lab/lab-process';
 import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topology';
 import { describeLab, useLab } from '../lab/require-lab';
-import { ALGD_BIN } from '../support/algd-process';
+import { useLabAlgd } from '../support/lab-algd';
 import { arrivedWhole, describeResult, FTP_CLIENT_CASES, startVsftpd, type CaseResult, type FtpServer } from '../support/ftp-peers';
 
 jest.setTimeout(90_000);
@@ -69,21 +65,10 @@ describeLab('IPv6 FTP through a firewalled adapter (default-deny forwarding)', (
     ['boundary', false],
     ['firewalled', true],
   ] as const)('with algd, the public adapter declared %s', (type, pinhole) => {
-    let algd: LabProcess;
-    const configFile = (): string => join(lab().workDir, `algd-fw-${type}.json`);
-    beforeAll(async () => {
-      writeFileSync(configFile(), JSON.stringify({
-        driver: 'nfqueue',
-        adapters: [{ name: GATEWAY_PRIVATE_IFACE, type: 'private' }, { name: GATEWAY_PUBLIC_IFACE, type }],
-        plugins: { sip: { enabled: false }, rtsp: { enabled: false } },
-        adminSocket: join(lab().workDir, `algd-fw-${type}.sock`),
-      }));
-      algd = lab().spawn('gateway', [process.execPath, ALGD_BIN, 'start', '--config', configFile()]);
-      await algd.waitForOutput(/running/, 20_000);
-    });
-    afterAll(async () => {
-      if (algd?.running) expect((await algd.kill('SIGTERM')).code).toBe(0);
-    });
+    const algd = useLabAlgd(lab, `fw-${type}`, () => ({
+      adapters: [{ name: GATEWAY_PRIVATE_IFACE, type: 'private' }, { name: GATEWAY_PUBLIC_IFACE, type }],
+      plugins: { sip: { enabled: false }, rtsp: { enabled: false } },
+    }));
 
     it(pinhole ? 'active mode arrives whole through the pinhole' : 'active mode still fails: no pinhole on a boundary adapter', async () => {
       const r = await run(`algd-${type}`);
@@ -99,13 +84,11 @@ describeLab('IPv6 FTP through a firewalled adapter (default-deny forwarding)', (
 
     if (pinhole) {
       it('the pinhole was for that connection only: the used channel\'s public port takes no new connection, the client stays unreachable', async () => {
-        const status = JSON.parse((await lab().execOk('gateway', [process.execPath, ALGD_BIN, 'status', '--json', '--config', configFile()])).stdout) as {
-          engine: { mappings: { mapping: string; active: boolean; uses: number }[] };
-        };
+        const status = await algd.status<{ engine: { mappings: { mapping: string; active: boolean; uses: number }[] } }>();
         // The channel of the active transfer was used and is no longer active.
         const used = status.engine.mappings.filter((m) => m.uses > 0);
         expect(status.engine.mappings.filter((m) => m.active)).toEqual([]);
-        const publicPort = /<-> \[[0-9a-f:]+\]:(\d+)/.exec(used[0]?.mapping ?? (await lastEprtPort(server)))?.[1] ?? (await lastEprtPort(server));
+        const publicPort = used[0] ? /<-> \[[0-9a-f:]+\]:(\d+)/.exec(used[0].mapping)![1]! : await lastEprtPort(server);
         const probe = await lab().execOk('server', ['python3', '-c', CONNECT_PROBE, '2001:db8:2::1', String(publicPort)]);
         expect(probe.stdout.trim()).not.toBe('CONNECTED');
         const direct = await lab().execOk('server', ['python3', '-c', CONNECT_PROBE, '2001:db8:1::2', '22']);

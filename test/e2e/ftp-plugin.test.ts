@@ -26,15 +26,11 @@
  * there the server really tries to connect back to the private address.
  */
 
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 import type { Lab } from '../../host/lab/lab';
 import type { LabProcess } from '../../host/lab/lab-process';
-import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topology';
 import { buildCompatLibrary } from '../../host/nat-engine/drivers/windivert/compat-library';
 import { describeLab, useLab } from '../lab/require-lab';
-import { ALGD_BIN } from '../support/algd-process';
+import { useLabAlgd } from '../support/lab-algd';
 import {
   arrivedWhole, describeResult, FTP_CLIENT_CASES, rawControlSession, startVsftpd,
   type CaseResult, type FtpClientCase, type FtpServer,
@@ -58,28 +54,8 @@ interface Status {
 
 /** `algd start` in the lab's gateway with `driver` settings; the FTP plugin on, SIP and RTSP off. */
 function useAlgd(lab: () => Lab, name: string, driver: () => Record<string, unknown>): { status: () => Promise<Status>; process: () => LabProcess } {
-  let algd: LabProcess | undefined;
-  const configFile = (): string => join(lab().workDir, `algd-${name}.json`);
-  beforeAll(async () => {
-    writeFileSync(configFile(), JSON.stringify({
-      ...driver(),
-      adapters: [{ name: GATEWAY_PRIVATE_IFACE, type: 'private' }, { name: GATEWAY_PUBLIC_IFACE, type: 'boundary' }],
-      plugins: { ftp: { enabled: true }, sip: { enabled: false }, rtsp: { enabled: false } },
-      adminSocket: join(lab().workDir, `algd-${name}.sock`),
-    }));
-    algd = lab().spawn('gateway', [process.execPath, ALGD_BIN, 'start', '--config', configFile()]);
-    await algd.waitForOutput(/running/, 20_000);
-  });
-  afterAll(async () => {
-    if (algd?.running) expect((await algd.kill('SIGTERM')).code).toBe(0);
-  });
-  return {
-    status: async () => JSON.parse((await lab().execOk('gateway', [process.execPath, ALGD_BIN, 'status', '--json', '--config', configFile()])).stdout) as Status,
-    process: () => {
-      if (!algd) throw new Error('algd did not start (see beforeAll)');
-      return algd;
-    },
-  };
+  const algd = useLabAlgd(lab, name, () => ({ ...driver(), plugins: { ftp: { enabled: true }, sip: { enabled: false }, rtsp: { enabled: false } } }));
+  return { status: () => algd.status<Status>(), process: algd.process };
 }
 
 /** What a gateway should do with a case. */

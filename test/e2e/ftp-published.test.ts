@@ -16,11 +16,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { CLIENT_V4, GATEWAY_PUBLIC_V4 } from '../../host/lab/addresses';
-import type { LabProcess } from '../../host/lab/lab-process';
-import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topology';
 import { startVsftpd, type Vsftpd } from '../../host/lab/vsftpd';
 import { describeLab, useLab } from '../lab/require-lab';
-import { ALGD_BIN } from '../support/algd-process';
+import { useLabAlgd } from '../support/lab-algd';
 
 jest.setTimeout(90_000);
 
@@ -55,22 +53,10 @@ describeLab('an FTP server behind the gateway, published on its public address',
   });
 
   describe('with algd publishing tcp/21 of 198.51.100.2', () => {
-    let algd: LabProcess;
-    const configFile = (): string => join(lab().workDir, 'algd-published.json');
-    beforeAll(async () => {
-      writeFileSync(configFile(), JSON.stringify({
-        driver: 'nfqueue',
-        adapters: [{ name: GATEWAY_PRIVATE_IFACE, type: 'private' }, { name: GATEWAY_PUBLIC_IFACE, type: 'boundary' }],
-        publish: [{ protocol: 'tcp', port: 21, server: CLIENT_V4 }],
-        plugins: { sip: { enabled: false }, rtsp: { enabled: false } },
-        adminSocket: join(lab().workDir, 'algd-published.sock'),
-      }));
-      algd = lab().spawn('gateway', [process.execPath, ALGD_BIN, 'start', '--config', configFile()]);
-      await algd.waitForOutput(/running/, 20_000);
-    });
-    afterAll(async () => {
-      if (algd?.running) expect((await algd.kill('SIGTERM')).code).toBe(0);
-    });
+    const algd = useLabAlgd(lab, 'published', () => ({
+      publish: [{ protocol: 'tcp', port: 21, server: CLIENT_V4 }],
+      plugins: { sip: { enabled: false }, rtsp: { enabled: false } },
+    }));
 
     it.each([
       ['PASV (227 rewritten to the gateway)', ['--disable-epsv'], /227 Entering Passive Mode \(203,0,113,1,\d+,\d+\)/],
@@ -89,10 +75,7 @@ describeLab('an FTP server behind the gateway, published on its public address',
     });
 
     it('status: the sessions came from the public side, their channels were mapped on the gateway\'s public address', async () => {
-      const s = JSON.parse((await lab().execOk('gateway', [process.execPath, ALGD_BIN, 'status', '--json', '--config', configFile()])).stdout) as {
-        plugins: { name: string; counters: Record<string, number> }[];
-        engine: { mappings: { mapping: string }[] };
-      };
+      const s = await algd.status<{ plugins: { name: string; counters: Record<string, number> }[]; engine: { mappings: { mapping: string }[] } }>();
       const ftp = s.plugins.find((p) => p.name === 'ftp')!;
       expect(ftp.counters).toMatchObject({ 'passive-mapped': 2, 'published-active-refused': 1 });
       // The server saw its data connections come from the gateway's private address, as its control connection does.

@@ -9,15 +9,10 @@
  * the private adapter's IPv6 address.
  */
 
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 import { GATEWAY_PUBLIC_V4, SERVER_V4, SERVER_V6 } from '../../host/lab/addresses';
 import { echoRequest, startTcpEchoServer } from '../../host/lab/echo-peers';
-import type { LabProcess } from '../../host/lab/lab-process';
-import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topology';
 import { describeLab, useLab } from '../lab/require-lab';
-import { ALGD_BIN } from '../support/algd-process';
+import { useLabAlgd } from '../support/lab-algd';
 import { FIXTURE_PLUGINS } from '../support/plugin-host-rig';
 
 jest.setTimeout(60_000);
@@ -69,30 +64,17 @@ c.close()
 
 describeLab('the plugin host behind the nfqueue driver', () => {
   const lab = useLab({ name: 'phost', ipv6Nat: true });
-  let algd: LabProcess;
-  const configFile = (): string => join(lab().workDir, 'algd-phost.json');
+  const algd = useLabAlgd(lab, 'phost', () => ({
+    pluginsDir: FIXTURE_PLUGINS,
+    plugins: { sip: { enabled: false }, rtsp: { enabled: false }, faulty: { enabled: false }, 'datagram-tagger': { enabled: false } },
+  }));
 
-  beforeAll(async () => {
-    writeFileSync(configFile(), JSON.stringify({
-      driver: 'nfqueue',
-      adapters: [{ name: GATEWAY_PRIVATE_IFACE, type: 'private' }, { name: GATEWAY_PUBLIC_IFACE, type: 'boundary' }],
-      pluginsDir: FIXTURE_PLUGINS,
-      plugins: { sip: { enabled: false }, rtsp: { enabled: false }, faulty: { enabled: false }, 'datagram-tagger': { enabled: false } },
-      adminSocket: join(lab().workDir, 'algd-phost.sock'),
-    }));
-    algd = lab().spawn('gateway', [process.execPath, ALGD_BIN, 'start', '--config', configFile()]);
-    await algd.waitForOutput(/running/, 20_000);
-  });
-
-  afterAll(async () => {
-    if (algd?.running) expect((await algd.kill('SIGTERM')).code).toBe(0);
-  });
-
-  const status = async () =>
-    JSON.parse((await lab().execOk('gateway', [process.execPath, ALGD_BIN, 'status', '--json', '--config', configFile()])).stdout) as {
+  const status = () =>
+    algd.status<{
       sessions: { id: string; dataChannels: string[] }[];
-      engine: { mappings: { owner: string; active: boolean }[] };
-    };
+      engine: { redirects: string[]; mappings: { owner: string; active: boolean }[] };
+      sessionsEnded: Record<string, number>;
+    }>();
 
   it('a data channel the plugin asked for carries the server\'s connection to the client, and keepalive runs while it lives', async () => {
     const server = lab().spawn('server', ['python3', '-u', '-c', CONTROL_SERVER]);
@@ -126,8 +108,7 @@ describeLab('the plugin host behind the nfqueue driver', () => {
       // A whole line: the FTP plugin frames the control connection by lines.
       const r = await echoRequest(lab(), 'client', 'tcp', SERVER_V6, 21, 'USER anonymous\r\n');
       expect(r).toMatchObject({ ok: true });
-      const s = (await lab().execOk('gateway', [process.execPath, ALGD_BIN, 'status', '--json', '--config', configFile()])).stdout;
-      const doc = JSON.parse(s) as { plugins: { name: string; captures: { protocol: string; port: number }[] }[]; engine: { redirects: string[] }; sessionsEnded: Record<string, number> };
+      const doc = await status();
       expect(doc.engine.redirects.filter((r) => r.startsWith('tcp port 21 '))).toEqual([
         expect.stringMatching(/^tcp port 21 \(IPv4\) -> 127\.0\.0\.1:\d+$/),
         expect.stringMatching(/^tcp port 21 \(IPv6\) -> \[2001:db8:1::1\]:\d+$/),

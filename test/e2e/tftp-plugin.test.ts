@@ -16,9 +16,8 @@ import { join, resolve } from 'node:path';
 
 import { SERVER_V4 } from '../../host/lab/addresses';
 import type { LabProcess } from '../../host/lab/lab-process';
-import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topology';
 import { describeLab, useLab } from '../lab/require-lab';
-import { ALGD_BIN } from '../support/algd-process';
+import { useLabAlgd } from '../support/lab-algd';
 import { until } from '../support/wait';
 
 jest.setTimeout(90_000);
@@ -65,31 +64,14 @@ describeLab('the TFTP example plugin through the lab gateway (tftp-hpa, tftpd-hp
   });
 
   describe('with algd and the plugin loaded from the plugins folder', () => {
-    const configFile = (): string => join(lab().workDir, 'algd-tftp.json');
-    const socket = (): string => join(lab().workDir, 'algd-tftp.sock');
-    let algd: LabProcess;
-
-    const status = async (): Promise<Status> =>
-      JSON.parse((await lab().execOk('gateway', [process.execPath, ALGD_BIN, 'status', '--json', '--config', configFile()])).stdout) as Status;
-
-    beforeAll(async () => {
-      writeFileSync(configFile(), JSON.stringify({
-        driver: 'nfqueue',
-        adapters: [{ name: GATEWAY_PRIVATE_IFACE, type: 'private' }, { name: GATEWAY_PUBLIC_IFACE, type: 'boundary' }],
-        pluginsDir: EXAMPLES,
-        plugins: { ftp: { enabled: false }, sip: { enabled: false }, rtsp: { enabled: false }, tftp: { options: { lifetimeMs: 10_000 } } },
-        sessions: { udpIdleTimeoutMs: 2_000 },
-        // Short UDP flow timeouts so the transfers' flows, and with them the sessions, end within the test.
-        flowTimeouts: { udpUnreplied: 3, udpReplied: 3 },
-        adminSocket: socket(),
-      }));
-      algd = lab().spawn('gateway', [process.execPath, ALGD_BIN, 'start', '--config', configFile()]);
-      await algd.waitForOutput(/running/, 20_000);
-    });
-
-    afterAll(async () => {
-      if (algd?.running) expect((await algd.kill('SIGTERM')).code).toBe(0);
-    });
+    const algd = useLabAlgd(lab, 'tftp', () => ({
+      pluginsDir: EXAMPLES,
+      plugins: { ftp: { enabled: false }, sip: { enabled: false }, rtsp: { enabled: false }, tftp: { options: { lifetimeMs: 10_000 } } },
+      sessions: { udpIdleTimeoutMs: 2_000 },
+      // Short UDP flow timeouts so the transfers' flows, and with them the sessions, end within the test.
+      flowTimeouts: { udpUnreplied: 3, udpReplied: 3 },
+    }));
+    const status = (): Promise<Status> => algd.status<Status>();
 
     it('loads the example as a third-party plugin capturing UDP 69', async () => {
       const tftpPlugin = (await status()).plugins.find((p) => p.name === 'tftp');
