@@ -109,6 +109,8 @@ export class NatEngine {
     if (other) throw new Error(`public endpoint ${formatEndpoint(spec.public)} is already mapped (${other.describe()})`);
     this.activeByPublic.set(publicKey, mapping);
     this.mappings.set(mapping.id, mapping);
+    // A carried mapping is never looked up: its packets belong to the owner's socket.
+    if (spec.carried === true) return mapping;
     if (mapping.direction !== 'outbound') addToIndex(this.inboundMappings, mappingKey(proto, mapping.public.port), mapping);
     if (mapping.direction !== 'inbound') addToIndex(this.outboundMappings, mappingKey(proto, mapping.private.port), mapping);
     return mapping;

@@ -30,6 +30,13 @@ export interface DataChannelRequest {
    * The gateway's public endpoint for the channel: a port this session
    * reserved with `reservePorts`, or the session's `boundary` endpoint.
    * Omitted: the host picks a free port on the boundary address.
+   *
+   * An `inbound` channel on the boundary endpoint from exactly the session's
+   * server (address and port) to exactly its client is the session's own
+   * path: the host keeps the session (and that public port) open for the
+   * channel's lifetime and the traffic keeps flowing through the plugin, as
+   * it did before. A SIP registration asks for one so that the registrar's
+   * requests reach the phone for the registration's whole lifetime.
    */
   readonly public?: Endpoint;
   /** Only this peer may use the channel: its address, and its port when given. Omitted: anyone. */

@@ -42,6 +42,14 @@ export interface MappingSpec {
   readonly lifetimeMs?: number;
   /** The owner (a control session id): removing the owner removes its mappings. */
   readonly owner: string;
+  /**
+   * The owner's own socket already carries this traffic (a relay session's
+   * upstream socket, connected to exactly this remote on exactly this public
+   * endpoint): the mapping holds the path open and is listed and expires like
+   * any other, but the engine translates nothing for it, so the packets keep
+   * reaching that socket (and the plugin). A SIP registration's pinhole.
+   */
+  readonly carried?: boolean;
 }
 
 /** Why a mapping stopped accepting new connections. */
@@ -106,6 +114,7 @@ export class Mapping {
     const r = this.spec.remote;
     const remote = r ? ` remote ${r.port === undefined ? r.address : formatEndpoint({ address: r.address, port: r.port })}` : '';
     const via = this.privateSource ? ` via ${formatEndpoint(this.privateSource.endpoint)}` : '';
-    return `${this.protocol} ${formatEndpoint(this.private.endpoint)} <-> ${formatEndpoint(this.public.endpoint)} ${this.direction}${remote}${via}`;
+    const carried = this.spec.carried === true ? ' carried by its session' : '';
+    return `${this.protocol} ${formatEndpoint(this.private.endpoint)} <-> ${formatEndpoint(this.public.endpoint)} ${this.direction}${remote}${via}${carried}`;
   }
 }

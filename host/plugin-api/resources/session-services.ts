@@ -96,6 +96,7 @@ export class SessionServices implements HostServices, DataChannelOwner {
         persistent: r.persistent,
         lifetimeMs: r.lifetimeMs,
         owner: this.session.id,
+        carried: this.carriedBySession(r, publicEndpoint),
         ...(sourcePort === undefined ? {} : { privateSource: { address: this.session.boundary.address, port: port(sourcePort) } }),
       });
     } catch (err) {
@@ -203,6 +204,20 @@ export class SessionServices implements HostServices, DataChannelOwner {
 
   private checkOpen(): void {
     if (this.ended) throw new ServiceRefusedError(`session ${this.session.id} has ended`);
+  }
+
+  /**
+   * A channel from exactly the session's server to exactly its client
+   * through the session's own boundary endpoint is the session's own path
+   * (a SIP registration keeping the registrar's requests coming): the
+   * session's socket carries it, so the engine must not divert it past the
+   * plugin. The channel only holds the session open for its lifetime.
+   */
+  private carriedBySession(r: CheckedRequest, publicEndpoint: Endpoint): boolean {
+    const s = this.session;
+    return r.protocol === s.protocol && r.direction === 'inbound' && !r.fromBoundary
+      && sameEndpoint(publicEndpoint, s.boundary) && sameEndpoint(r.private, s.client)
+      && r.remote?.port !== undefined && sameEndpoint({ address: r.remote.address, port: r.remote.port }, s.server);
   }
 
   private publicEndpointFor(r: CheckedRequest, family: 4 | 6): { publicEndpoint: Endpoint; holdsPort: boolean } {

@@ -233,6 +233,31 @@ describe('SessionServices.createDataChannel: the public endpoint', () => {
     expect(ledger.size).toBe(0);
   });
 
+  it("carries a channel from exactly the server to exactly the client on the boundary: listed and expiring, but never translating", async () => {
+    const r = rig({ session: { id: 'sip-1', plugin: 'sip', protocol: 'udp', client: endpoint(CLIENT, 5060), server: endpoint(SERVER, 5060), boundary: endpoint(GATEWAY, 61003) } });
+    const registration: DataChannelRequest = {
+      protocol: 'udp', private: endpoint(CLIENT, 5060), public: endpoint(GATEWAY, 61003), remote: { address: ipAddress(SERVER), port: port(5060) },
+      direction: 'inbound', persistent: true, lifetimeMs: 60_000,
+    };
+    const channel = await r.services.createDataChannel(registration);
+    expect(r.services.describeChannels()).toEqual(['udp 198.51.100.2:5060 <-> 203.0.113.1:61003 inbound remote 203.0.113.2:5060 carried by its session']);
+    expect(r.services.liveChannels).toBe(1);
+    // The registrar's request to the boundary is left to the session's own socket.
+    const invite = buildPacket({ family: 4, src: SERVER, dst: GATEWAY }, { kind: 'udp', srcPort: 5060, dstPort: 61003, payload: Buffer.from('INVITE') });
+    expect(r.engine.process(invite, FROM_PUBLIC)).toBe('pass');
+    r.clock.now += 60_000;
+    r.engine.tick(r.clock.now);
+    expect(r.services.liveChannels).toBe(0);
+    expect(r.events).toEqual([]);
+    await r.services.removeDataChannel(channel.id);
+
+    // Anything less exact is an ordinary channel: another remote port, or another private port, is translated.
+    const other = await r.services.createDataChannel({ ...registration, remote: { address: ipAddress(SERVER), port: port(5070) } });
+    expect(r.mapping(other.id).describe()).toBe('udp 198.51.100.2:5060 <-> 203.0.113.1:61003 inbound remote 203.0.113.2:5070');
+    const fromOther = buildPacket({ family: 4, src: SERVER, dst: GATEWAY }, { kind: 'udp', srcPort: 5070, dstPort: 61003, payload: Buffer.from('INVITE') });
+    expect(r.engine.process(fromOther, FROM_PUBLIC)).toBe('translated');
+  });
+
   it('accepts a port the session reserved, refuses one it did not', async () => {
     const r = rig();
     const other = r.servicesFor({ ...FTP_SESSION, id: 'ftp-2', client: endpoint('198.51.100.3', 40000) }, 4, { events: [], changes: [] });
