@@ -19,6 +19,9 @@ export class EngineCounters {
   passed = 0;
   translated = 0;
   flowsCreated = 0;
+  /** Mappings (data channels) opened, and those that stopped taking connections (used, expired or removed). */
+  mappingsCreated = 0;
+  mappingsEnded = 0;
   readonly drops: Record<DropReason, number>;
 
   constructor() {
@@ -35,9 +38,10 @@ export class EngineCounters {
   }
 
   /** A JSON-ready copy; drop reasons that never happened are left out. */
-  snapshot(): { packets: number; passed: number; translated: number; flowsCreated: number; drops: Partial<Record<DropReason, number>> } {
+  snapshot(): { packets: number; passed: number; translated: number; flowsCreated: number; mappingsCreated: number; mappingsEnded: number; drops: Partial<Record<DropReason, number>> } {
     const drops: Partial<Record<DropReason, number>> = {};
     for (const [reason, n] of Object.entries(this.drops) as [DropReason, number][]) if (n > 0) drops[reason] = n;
-    return { packets: this.packets, passed: this.passed, translated: this.translated, flowsCreated: this.flowsCreated, drops };
+    const { packets, passed, translated, flowsCreated, mappingsCreated, mappingsEnded } = this;
+    return { packets, passed, translated, flowsCreated, mappingsCreated, mappingsEnded, drops };
   }
 }

@@ -109,6 +109,7 @@ export class NatEngine {
     if (other) throw new Error(`public endpoint ${formatEndpoint(spec.public)} is already mapped (${other.describe()})`);
     this.activeByPublic.set(publicKey, mapping);
     this.mappings.set(mapping.id, mapping);
+    this.counters.mappingsCreated++;
     // A carried mapping is never looked up: its packets belong to the owner's socket.
     if (spec.carried === true) return mapping;
     if (mapping.direction !== 'outbound') addToIndex(this.inboundMappings, mappingKey(proto, mapping.public.port), mapping);
@@ -318,6 +319,7 @@ export class NatEngine {
 
   private endMapping(m: Mapping, reason: MappingEndReason): void {
     m.endReason = reason;
+    this.counters.mappingsEnded++;
     const publicKey = publicEndpointKey(m);
     if (this.activeByPublic.get(publicKey) === m) this.activeByPublic.delete(publicKey);
     const proto = protocolNumber(m.protocol);

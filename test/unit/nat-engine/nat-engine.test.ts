@@ -154,6 +154,7 @@ describe('NatEngine: data-channel mappings', () => {
     engine.tick();
     expect(events).toEqual([`used ${m.id}`, `ended ${m.id} used`, `released ${m.id}`]);
     expect(engine.listMappings()).toEqual([]);
+    expect([engine.counters.mappingsCreated, engine.counters.mappingsEnded]).toEqual([1, 1]);
   });
 
   it('an unused one-shot mapping expires after its lifetime', () => {
@@ -167,6 +168,9 @@ describe('NatEngine: data-channel mappings', () => {
     clock.advance(1);
     engine.tick();
     expect(events).toEqual([`ended ${m.id} expired`, `released ${m.id}`]);
+    // Ended once, however many ticks see it.
+    engine.tick();
+    expect([engine.counters.mappingsCreated, engine.counters.mappingsEnded]).toEqual([1, 1]);
     const late = buildPacket(v4(SERVER, GW_PUBLIC), tcp(20, 61000, TCP_FLAGS.SYN));
     expect(run(engine, late, fromPublic)).toEqual(['pass', toHex(late)]);
   });
@@ -337,6 +341,8 @@ describe('NatEngine: drops are counted with their reason', () => {
       passed: 0,
       translated: 1,
       flowsCreated: 1,
+      mappingsCreated: 0,
+      mappingsEnded: 0,
       drops: { 'bad-ip-total-length': 1, 'flow-table-full': 1 },
     });
   });
