@@ -78,6 +78,10 @@ export interface PluginStatus {
   readonly workerRestarts: number;
   readonly breaker: { readonly state: string; readonly trips: number };
   readonly counters: Readonly<Record<string, number>>;
+  /** Bytes of the messages the plugin changed, as forwarded. */
+  readonly bytesRewritten: number;
+  /** Tasks waiting for a free worker now. */
+  readonly queueDepth: number;
 }
 
 /**
@@ -93,6 +97,7 @@ export class PluginInstance implements SessionPlugin {
   private readonly captures: Capture[] = [];
   private readonly breaker: CircuitBreaker;
   private readonly counters: Record<string, number> = {};
+  private bytesRewritten = 0;
   private trips = 0;
 
   constructor(
@@ -147,6 +152,10 @@ export class PluginInstance implements SessionPlugin {
     for (const [k, v] of Object.entries(counters)) {
       if (typeof v === 'number' && Number.isFinite(v)) this.counters[k] = (this.counters[k] ?? 0) + v;
     }
+  }
+
+  countRewritten(bytes: number): void {
+    this.bytesRewritten += bytes;
   }
 
   // ---- life cycle -----------------------------------------------------------
@@ -240,6 +249,8 @@ export class PluginInstance implements SessionPlugin {
       workerRestarts: stats?.workerRestarts ?? 0,
       breaker: { state: this.breaker.state, trips: this.trips },
       counters: { ...this.counters },
+      bytesRewritten: this.bytesRewritten,
+      queueDepth: stats?.queueSize ?? 0,
     };
   }
 

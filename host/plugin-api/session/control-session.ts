@@ -1,6 +1,6 @@
 import { checkDatagram, createStreamFramer, FramingError, type DataChannelEvent, type MessageDirection, type SessionInfo, type StreamFramer } from '@algd/sdk';
 import type { SessionTask, TaskOutcome } from '@algd/sdk/runtime';
-import type { Logger } from '../../logging/logger';
+import { sessionLogger, type Logger } from '../../logging/logger';
 import type { SessionServices } from '../resources/session-services';
 import type { SessionPlugin } from './session-plugin';
 
@@ -67,16 +67,19 @@ export class ControlSession {
   private running = false;
   private closeWhenDone: SessionEndReason | undefined;
   private stopReading = false;
+  /** Every line of the session carries its id. */
+  private readonly log: Logger;
 
   constructor(
     readonly info: SessionInfo,
     private readonly plugin: SessionPlugin,
     readonly services: SessionServices,
     private readonly legs: SessionLegs,
-    private readonly log: Logger,
+    log: Logger,
     private readonly now: () => number,
     private readonly onEnd: (session: ControlSession) => void,
   ) {
+    this.log = sessionLogger(log, info.id, plugin.name);
     this.startedAt = now();
     this.lastActivity = this.startedAt;
   }
@@ -128,7 +131,7 @@ export class ControlSession {
       // A datagram is its own unit: drop it, keep the session.
       if (!(err instanceof FramingError)) throw err;
       this.plugin.addCounters({ [`framing-${err.violation}`]: 1 });
-      this.log.warn(`datagram dropped: ${err.message}`, { session: this.info.id, plugin: this.plugin.name });
+      this.log.warn(`datagram dropped: ${err.message}`);
       return;
     }
     this.push({ kind: 'message', direction, bytes: datagram });
@@ -235,7 +238,11 @@ export class ControlSession {
         // Closed while the task ran (plugin disabled, shutdown): the legs are gone, nothing more is written
         // (a closed datagram socket throws on send, which would escape drain() as an unhandled rejection).
         if (this.closed) return;
-        if (outcome.forward !== null && outcome.forward.length > 0) this.legs.send(TARGET[item.direction], outcome.forward);
+        if (outcome.forward !== null && outcome.forward.length > 0) {
+          // Counted by the host from what actually goes out, never taken from the plugin's own counters.
+          if (!item.bytes.equals(outcome.forward)) this.plugin.countRewritten?.(outcome.forward.length);
+          this.legs.send(TARGET[item.direction], outcome.forward);
+        }
         if (outcome.respond !== null && outcome.respond.length > 0) this.legs.send(SOURCE[item.direction], outcome.respond);
         if (outcome.release) this.release();
         if (outcome.close) this.close('plugin-closed');
@@ -251,7 +258,7 @@ export class ControlSession {
     } catch (err) {
       if (this.closed) return undefined;
       const policy = this.plugin.onFailure;
-      this.log.error(`plugin task failed: ${(err as Error).message}; session ${policy === 'close' ? 'closed' : 'passes bytes through unchanged from now on'}`, { session: this.info.id, plugin: this.plugin.name });
+      this.log.error(`plugin task failed: ${(err as Error).message}; session ${policy === 'close' ? 'closed' : 'passes bytes through unchanged from now on'}`);
       if (policy === 'close') this.close('plugin-failed');
       else this.passthrough = true;
       return undefined;
@@ -264,7 +271,7 @@ export class ControlSession {
 
   private framingViolation(direction: MessageDirection, err: FramingError): void {
     this.plugin.addCounters({ [`framing-${err.violation}`]: 1 });
-    this.log.warn(`session closed: the ${SOURCE[direction]} broke the framing: ${err.message}`, { session: this.info.id, plugin: this.plugin.name });
+    this.log.warn(`session closed: the ${SOURCE[direction]} broke the framing: ${err.message}`);
     this.closeWhenDrained('framing');
     // Nothing more is read from either peer.
     this.stopReading = true;

@@ -18,4 +18,6 @@ export interface SessionPlugin {
   run(envelope: TaskEnvelope, services: HostServices): Promise<TaskOutcome>;
   /** Adds a session's counter increments to the plugin's counters. */
   addCounters(counters: Readonly<Record<string, number>>): void;
+  /** Adds the length of a message the plugin changed, as forwarded (the "bytes rewritten" figure). */
+  countRewritten?(bytes: number): void;
 }
