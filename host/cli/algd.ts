@@ -6,6 +6,7 @@ import { packageVersion } from '../service/package-info';
 import { configCheckCommand } from './commands/config-check';
 import { labCommand } from './commands/lab';
 import { pluginsCommand } from './commands/plugins';
+import { reloadCommand } from './commands/reload';
 import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
 import { ExitCode } from './exit-codes';
@@ -38,7 +39,7 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
     .command('start')
     .description('run the gateway in the foreground until SIGTERM or SIGINT')
     .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
-    .action((opts: { config: string }) => withConfig(opts.config, startCommand)());
+    .action((opts: { config: string }) => withConfig(opts.config, (cfg) => startCommand(cfg, opts.config))());
 
   program
     .command('status')
@@ -56,6 +57,13 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
       .option('--json', 'print the plugin status as JSON', false)
       .action((name: string, opts: { config: string; json: boolean }) => withConfig(opts.config, (cfg) => pluginsCommand(cfg, action, name, opts))());
   }
+
+  program
+    .command('reload')
+    .description('reload the running service\'s configuration file (like SIGHUP): exit 2 with the errors when it is invalid, nothing changed')
+    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('--json', 'print the reload report as JSON', false)
+    .action((opts: { config: string; json: boolean }) => withConfig(opts.config, (cfg) => reloadCommand(cfg, opts))());
 
   const config = program.command('config').description('configuration tools');
   config

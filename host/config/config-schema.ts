@@ -1,5 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import type { LoggingSettings } from '../logging/logging-settings';
+import type { MetricsSettings } from '../metrics/metrics-settings';
 
 /**
  * The algd configuration file (JSON). The schema is the reference: the
@@ -131,6 +133,32 @@ const publishedServer = z.strictObject({
   serverPort: portNumber.optional(),
 });
 
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Where and how the service logs. `level` has no default here: the old top-level `logLevel` may supply it (see the transform below). */
+const loggingSettings = z.strictObject({
+  level: z.enum(LOG_LEVELS).optional(),
+  /** `auto`: text lines on a terminal, JSON lines otherwise (journald, pipes). */
+  console: z.strictObject({ format: z.enum(['auto', 'text', 'json']).default('auto') }).default({ format: 'auto' }),
+  /** JSON lines to a file, rotated at `maxSizeMb`, `maxFiles` kept. */
+  file: z
+    .strictObject({
+      path: z.string().min(1),
+      maxSizeMb: z.number().int().min(1).max(10_240).default(10),
+      maxFiles: z.number().int().min(1).max(1_000).default(5),
+    })
+    .optional(),
+  /** The Windows Event Log (ignored with a warning elsewhere). */
+  eventLog: z.strictObject({ source: z.string().min(1).max(256).default('algd') }).optional(),
+});
+
+/** The Prometheus text endpoint (`/metrics`). Loopback only: metrics describe the gateway's traffic. */
+const metricsSettings = z.strictObject({
+  address: z.enum(['127.0.0.1', '::1']).default('127.0.0.1'),
+  port: portNumber,
+});
+
 export const DRIVERS = ['nfqueue', 'windivert', 'memory'] as const;
 export type DriverName = (typeof DRIVERS)[number];
 
@@ -154,7 +182,11 @@ export const configSchema = z
     sessions: sessionSettings.default({ tcpIdleTimeoutMs: 7_200_000, udpIdleTimeoutMs: 120_000, keepaliveMs: 60_000, maxSessions: 20_000 }),
     /** Unix socket (Linux) or named pipe (Windows) of the admin API. */
     adminSocket: z.string().min(1),
-    logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+    /** Old spelling of `logging.level`, still accepted; `logging.level` wins. */
+    logLevel: z.enum(LOG_LEVELS).optional(),
+    logging: loggingSettings.default({ console: { format: 'auto' } }),
+    /** Absent: no metrics endpoint. */
+    metrics: metricsSettings.optional(),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Map<string, number>();
@@ -176,9 +208,21 @@ export const configSchema = z
     if (l.from <= m.to && m.from <= l.to) {
       ctx.addIssue({ code: 'custom', path: ['mappingPorts'], message: `overlaps listenerPorts ${l.from}-${l.to}` });
     }
-  });
+    const metricsPort = cfg.metrics?.port;
+    if (metricsPort !== undefined && ((metricsPort >= l.from && metricsPort <= l.to) || (metricsPort >= m.from && metricsPort <= m.to))) {
+      ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: `inside ${metricsPort >= l.from && metricsPort <= l.to ? 'listenerPorts' : 'mappingPorts'}, which algd hands out` });
+    }
+  })
+  // One resolved log level, whichever spelling gave it.
+  .transform(({ logLevel, ...cfg }) => ({ ...cfg, logging: { ...cfg.logging, level: cfg.logging.level ?? logLevel ?? ('info' as const) } }));
 
 /** A validated configuration with every default filled in. */
 export type AlgdConfig = z.output<typeof configSchema>;
 /** What a configuration file may contain (defaults optional). */
 export type AlgdConfigInput = z.input<typeof configSchema>;
+
+/** `T`, checked to be assignable to `U` at compile time. */
+type Satisfies<T extends U, U> = T;
+/** The resolved logging section is what the logger takes; the metrics section what the metrics endpoint takes. */
+export type LoggingConfig = Satisfies<AlgdConfig['logging'], LoggingSettings>;
+export type MetricsConfig = Satisfies<NonNullable<AlgdConfig['metrics']>, MetricsSettings>;

@@ -58,9 +58,12 @@ export class PluginHost {
   private readonly listenerPorts: ListenerPorts;
   private readonly placement: ListenerPlacement;
   private readonly upstreamPorts: UpstreamPorts | undefined;
+  /** Per-plugin settings: the configuration's at start, a reload's afterwards. */
+  private readonly settings: Map<string, PluginSettings>;
 
   constructor(private readonly opts: PluginHostOptions) {
     const { config } = opts;
+    this.settings = new Map(Object.entries(config.plugins));
     this.ledger = new PublicPortLedger(new PortPool(config.mappingPorts, { probe: createOsPortProbe() }));
     this.listenerPorts = new ListenerPorts(config.listenerPorts);
     this.placement = opts.placement ?? { ipv4: 'loopback', upstreamFromListenerPorts: false };
@@ -108,6 +111,39 @@ export class PluginHost {
         this.opts.log.error(`plugin ${p.name} cannot capture: ${p.error}`, { plugin: p.name });
       }
     }
+  }
+
+  /** The names of the plugins found at start (built-in and discovered). */
+  names(): string[] {
+    return [...this.instances.keys()];
+  }
+
+  /**
+   * Applies a plugin's new settings (a configuration reload): switches it on
+   * or off, re-ports it, replaces its pool or policies. Other plugins and
+   * their sessions are not touched. Throws when the plugin refuses the new
+   * settings (it then keeps its old ones and keeps running).
+   */
+  async reconfigure(name: string, next: PluginSettings): Promise<PluginStatus> {
+    const p = this.get(name);
+    if (!next.enabled) {
+      if (p.state !== 'disabled' && p.state !== 'failed') await p.disable();
+      await p.reconfigure(next);
+    } else if (p.state === 'failed') {
+      // A plugin that failed to load gets another try with the new settings.
+      await p.reconfigure(next);
+      await p.load();
+      if (p.state === 'failed') throw new Error(`plugin ${name} not loaded: ${p.error}`);
+      await p.enable();
+    } else {
+      await p.reconfigure(next);
+      if (p.state === 'disabled') {
+        if (!p.loaded) await p.load();
+        await p.enable();
+      }
+    }
+    this.settings.set(name, next);
+    return p.status();
   }
 
   /** The control ports of the plugins enabled in configuration: what the packet driver must capture. */
@@ -171,7 +207,7 @@ export class PluginHost {
   }
 
   private settingsFor(name: string): PluginSettings {
-    return this.opts.config.plugins[name] ?? DEFAULT_PLUGIN_SETTINGS;
+    return this.settings.get(name) ?? DEFAULT_PLUGIN_SETTINGS;
   }
 
   private privateAddresses(): IpAddress[] {
@@ -208,4 +244,4 @@ export class PluginHost {
 }
 
 /** Settings of a plugin the configuration does not mention. */
-const DEFAULT_PLUGIN_SETTINGS: PluginSettings = pluginSettingsSchema.parse({});
+export const DEFAULT_PLUGIN_SETTINGS: PluginSettings = pluginSettingsSchema.parse({});

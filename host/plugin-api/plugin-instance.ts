@@ -1,5 +1,6 @@
 import { formatEndpoint, ipFamily, port as toPort, type ControlChannelSpec, type Endpoint, type Framing, type IpAddress, type MessageDirection, type Port, type TransportProtocol } from '@algd/sdk';
 import type { HostServices, TaskEnvelope, TaskOutcome } from '@algd/sdk/runtime';
+import { pluginChanges } from '../config/config-diff';
 import type { FailurePolicy, PluginSettings } from '../config/config-schema';
 import type { Logger } from '../logging/logger';
 import type { NatEngine } from '../nat-engine/nat-engine';
@@ -95,15 +96,17 @@ export class PluginInstance implements SessionPlugin {
   private pool: PluginPool | undefined;
   private description: PluginDescription | undefined;
   private readonly captures: Capture[] = [];
-  private readonly breaker: CircuitBreaker;
+  private breaker: CircuitBreaker;
   private readonly counters: Record<string, number> = {};
   private bytesRewritten = 0;
   private trips = 0;
+  /** Task counts of pools a reload replaced, so status counters never go backwards. */
+  private readonly retired = { tasks: 0, workerRestarts: 0, failures: {} as Record<string, number> };
 
   constructor(
     readonly name: string,
     readonly source: PluginSource,
-    private readonly settings: PluginSettings,
+    private settings: PluginSettings,
     private readonly deps: PluginInstanceDeps,
   ) {
     this.state = 'disabled';
@@ -170,25 +173,70 @@ export class PluginInstance implements SessionPlugin {
     this.state = 'disabled';
     this.error = undefined;
     try {
-      this.pool = await PluginPool.open({
-        entry: this.source.entry,
-        options: this.settings.options,
-        maxThreads: this.settings.maxThreads,
-        maxOldGenerationSizeMb: this.settings.maxMemoryMb,
-        taskTimeoutMs: this.settings.taskTimeoutMs,
-        log: (level, message, fields) => this.deps.log.log(level, message, { plugin: this.name, ...fields }),
-      });
+      this.pool = await this.openPool(this.settings);
       this.description = this.pool.description;
-      if (this.description.name !== this.name) {
-        throw new Error(`the module at ${this.source.entry} defines plugin "${this.description.name}", expected "${this.name}"`);
-      }
     } catch (err) {
-      await this.pool?.close();
-      this.pool = undefined;
       this.state = 'failed';
       this.error = (err as Error).message;
       this.deps.log.error(`plugin ${this.name} not loaded: ${this.error}`, { plugin: this.name });
     }
+  }
+
+  /** A worker pool of the plugin built with `settings`; throws when the plugin cannot be loaded with them. */
+  private async openPool(settings: PluginSettings): Promise<PluginPool> {
+    const pool = await PluginPool.open({
+      entry: this.source.entry,
+      options: settings.options,
+      maxThreads: settings.maxThreads,
+      maxOldGenerationSizeMb: settings.maxMemoryMb,
+      taskTimeoutMs: settings.taskTimeoutMs,
+      log: (level, message, fields) => this.deps.log.log(level, message, { plugin: this.name, ...fields }),
+    });
+    if (pool.description.name !== this.name) {
+      await pool.close();
+      throw new Error(`the module at ${this.source.entry} defines plugin "${pool.description.name}", expected "${this.name}"`);
+    }
+    return pool;
+  }
+
+  /**
+   * Applies new settings (a configuration reload; `enabled` is the host's
+   * business). New pool settings load a new pool first: if the plugin refuses
+   * them (bad options) this throws and the plugin keeps running as it was.
+   * The plugin's sessions keep going on the new pool (their state is plain
+   * data), and tasks in flight finish on the old one, closed after the task
+   * timeout. Changed ports are captured anew; sessions on a port no longer
+   * captured end with its listener, the others are untouched.
+   */
+  async reconfigure(next: PluginSettings): Promise<void> {
+    const changes = pluginChanges(this.settings, next);
+    if (changes.includes('pool') && this.pool) {
+      const old = this.pool;
+      if (this.state === 'disabled') {
+        // Not in use: the next enable loads a pool with the new settings.
+        this.pool = undefined;
+        await old.close();
+      } else {
+        const pool = await this.openPool(next);
+        this.pool = pool;
+        this.description = pool.description;
+        this.retire(old, this.settings.taskTimeoutMs);
+      }
+    }
+    this.settings = next;
+    if (changes.includes('policy')) this.breaker = new CircuitBreaker({ ...next.breaker, now: this.deps.now });
+    if (changes.includes('ports') && (this.state === 'enabled' || this.state === 'tripped')) await this.recapture();
+  }
+
+  /** Closes a replaced pool once its in-flight tasks have had their time; its counts stay in status. */
+  private retire(old: PluginPool, graceMs: number): void {
+    setTimeout(() => {
+      const s = old.stats;
+      this.retired.tasks += s.tasks;
+      this.retired.workerRestarts += s.workerRestarts;
+      for (const [k, v] of Object.entries(s.failures)) this.retired.failures[k] = (this.retired.failures[k] ?? 0) + v;
+      void old.close();
+    }, graceMs).unref();
   }
 
   /** The (protocol, port) pairs this plugin captures: configured ports over the plugin's defaults. */
@@ -205,7 +253,7 @@ export class PluginInstance implements SessionPlugin {
     if (this.state === 'failed' || !this.pool) throw new Error(`plugin ${this.name} is not loaded${this.error ? `: ${this.error}` : ''}`);
     this.breaker.reset();
     if (this.state === 'tripped') for (const c of this.captures) this.redirect(c);
-    else if (this.state !== 'enabled') await this.capture();
+    else if (this.state !== 'enabled') await this.capture(this.controlPorts());
     this.state = 'enabled';
   }
 
@@ -244,9 +292,9 @@ export class PluginInstance implements SessionPlugin {
       error: this.error,
       captures: this.captures.map((c) => ({ protocol: c.protocol, port: c.port, listener: c.listenerPort })),
       sessions: this.deps.registry.count(this.name),
-      tasks: stats?.tasks ?? 0,
-      failures: stats?.failures ?? {},
-      workerRestarts: stats?.workerRestarts ?? 0,
+      tasks: (stats?.tasks ?? 0) + this.retired.tasks,
+      failures: sumCounts(stats?.failures ?? {}, this.retired.failures),
+      workerRestarts: (stats?.workerRestarts ?? 0) + this.retired.workerRestarts,
       breaker: { state: this.breaker.state, trips: this.trips },
       counters: { ...this.counters },
       bytesRewritten: this.bytesRewritten,
@@ -277,8 +325,19 @@ export class PluginInstance implements SessionPlugin {
     c.redirects = c.addresses.map((address) => this.deps.engine.addRedirect({ protocol: c.protocol, port: c.port, listener: { address, port: toPort(c.listenerPort) }, owner: this.name, from }));
   }
 
-  private async capture(): Promise<void> {
-    for (const { protocol, port } of this.controlPorts()) {
+  /** Captures what controlPorts() now says: keeps the captures still wanted, releases the others, adds the new ones. */
+  private async recapture(): Promise<void> {
+    const key = (c: { protocol: TransportProtocol; port: number }): string => `${c.protocol}/${c.port}`;
+    const wanted = this.controlPorts();
+    const keep = new Set(wanted.map(key));
+    const gone = this.captures.filter((c) => !keep.has(key(c)));
+    await this.release(gone);
+    const have = new Set(this.captures.map(key));
+    await this.capture(wanted.filter((w) => !have.has(key(w))));
+  }
+
+  private async capture(ports: readonly { protocol: TransportProtocol; port: Port }[]): Promise<void> {
+    for (const { protocol, port } of ports) {
       const addresses = this.deps.listenAddresses();
       const servers: (TcpControlListener | DatagramRelay)[] = [];
       const { port: listenerPort } = await this.deps.listenerPorts.allocate(async (p) => {
@@ -298,13 +357,16 @@ export class PluginInstance implements SessionPlugin {
       });
       const c: Capture = { protocol, port, listenerPort, addresses, servers, redirects: [] };
       this.captures.push(c);
-      this.redirect(c);
+      // A tripped plugin gets its redirects back when the breaker lets it.
+      if (this.state !== 'tripped') this.redirect(c);
       this.deps.log.info(`plugin ${this.name}: ${protocol} port ${port} -> listener ${addresses.map((a) => formatEndpoint({ address: a, port: toPort(listenerPort) })).join(', ')}`, { plugin: this.name });
     }
   }
 
-  private async release(): Promise<void> {
-    const captures = this.captures.splice(0);
+  /** Ends captures (default all): redirects, listeners and their connections, listener ports. */
+  private async release(which: readonly Capture[] = [...this.captures]): Promise<void> {
+    const captures = which.filter((c) => this.captures.includes(c));
+    for (const c of captures) this.captures.splice(this.captures.indexOf(c), 1);
     for (const c of captures) for (const r of c.redirects) this.deps.engine.removeRedirect(r);
     await Promise.all(captures.flatMap((c) => c.servers.map((s) => s.close())));
     for (const c of captures) this.deps.listenerPorts.release(c.listenerPort);
@@ -316,6 +378,12 @@ export class PluginInstance implements SessionPlugin {
       ? new TcpControlListener({ ...common, keepaliveMs: this.deps.keepaliveMs, upstreamPorts: this.deps.upstreamPorts })
       : new DatagramRelay({ ...common, ledger: this.deps.ledger });
   }
+}
+
+function sumCounts(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
+  return out;
 }
 
 /**

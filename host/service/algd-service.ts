@@ -1,13 +1,21 @@
+import 'reflect-metadata';
+import { inject, injectable } from 'tsyringe';
+import type { AdminServer } from '../admin/admin-server';
+import { diffConfig } from '../config/config-diff';
 import type { AlgdConfig } from '../config/config-schema';
-import { AdminServer } from '../admin/admin-server';
+import { ConfigError } from '../config/load-config';
 import type { Logger } from '../logging/logger';
-import { NatEngine } from '../nat-engine/nat-engine';
+import type { NatEngine } from '../nat-engine/nat-engine';
 import type { DriverStats, PacketDriver } from '../nat-engine/drivers/packet-driver';
-import { PluginHost, type PluginHostStatus } from '../plugin-api/plugin-host';
-import { DataChannelHub } from '../plugin-api/resources/data-channel-hub';
-import { resolveAdapters, type Adapter } from './adapters';
+import { DEFAULT_PLUGIN_SETTINGS, type PluginHost, type PluginHostStatus } from '../plugin-api/plugin-host';
+import type { Adapter } from './adapters';
 import { captureSpecFromConfig } from './capture-spec-from-config';
+import type { ConfigSource } from './config-source';
+import { hasLiveCapture } from './live-capture';
 import { packageVersion } from './package-info';
+import { applyPluginFlags, type PluginFlagSource } from './plugin-flags';
+import type { ReloadReport } from './reload-report';
+import { TOKENS, type Startable } from './service-tokens';
 
 /** How often flows and mappings are checked for expiry. */
 const TICK_MS = 1000;
@@ -28,6 +36,8 @@ export interface StatusDocument {
   refusedPlugins: PluginHostStatus['refused'];
   sessions: PluginHostStatus['sessions'];
   sessionsEnded: PluginHostStatus['sessionsEnded'];
+  /** Where the configuration comes from and what reloads left: keys that changed in the file but wait for a restart. */
+  config: { source: string; reloads: number; lastReloadAt: string | undefined; needsRestart: string[] };
   engine: {
     flows: number;
     redirects: string[];
@@ -37,32 +47,44 @@ export interface StatusDocument {
 }
 
 /**
- * The running gateway: owns the NAT engine, the packet driver and the admin
- * API, and on stop removes everything it installed.
+ * The running gateway: drives the NAT engine, the packet driver, the plugin
+ * host, the admin API and the metrics endpoint (all injected by the
+ * composition root), reloads its configuration live, and on stop removes
+ * everything it installed.
  */
+@injectable()
 export class AlgdService {
-  private readonly hub = new DataChannelHub();
-  readonly engine: NatEngine;
-  readonly plugins: PluginHost;
-  private readonly admin: AdminServer;
-  private readonly adapters: Adapter[];
   private readonly version = packageVersion();
   private tickTimer: NodeJS.Timeout | undefined;
   private startedAt = new Date();
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  /** The configuration in force: the start's, with what reloads applied. */
+  private config: AlgdConfig;
+  /** The control ports the driver captures. */
+  private captured: string[] = [];
+  private reloads = 0;
+  private lastReloadAt: Date | undefined;
+  private needsRestart: string[] = [];
+  /** Reloads run one at a time, in order. */
+  private reloading: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly config: AlgdConfig,
-    private readonly driver: PacketDriver,
-    private readonly logger: Logger,
+    @inject(TOKENS.config) config: AlgdConfig,
+    @inject(TOKENS.configSource) private readonly source: ConfigSource,
+    @inject(TOKENS.pluginFlags) private readonly pluginFlags: PluginFlagSource,
+    @inject(TOKENS.driver) private readonly driver: PacketDriver,
+    @inject(TOKENS.logger) private readonly logger: Logger,
+    @inject(TOKENS.engine) readonly engine: NatEngine,
+    @inject(TOKENS.pluginHost) readonly plugins: PluginHost,
+    @inject(TOKENS.admin) private readonly admin: AdminServer,
+    @inject(TOKENS.adapters) private readonly adapters: readonly Adapter[],
+    @inject(TOKENS.metrics) private readonly metrics: Startable | null,
   ) {
-    this.engine = new NatEngine({ events: this.hub, timeouts: config.flowTimeouts });
-    this.admin = new AdminServer(config.adminSocket);
+    this.config = config;
     this.admin.handle('status', () => this.status());
     this.admin.handle('plugins-enable', (args) => this.plugins.enable(String(args['name'])));
     this.admin.handle('plugins-disable', (args) => this.plugins.disable(String(args['name'])));
-    this.adapters = resolveAdapters(config.adapters);
-    this.plugins = new PluginHost({ config, engine: this.engine, hub: this.hub, adapters: () => this.adapters, log: logger, placement: driver.listenerPlacement });
+    this.admin.handle('reload', () => this.reload());
   }
 
   /** Starts the admin API first (so a second instance is refused before anything is installed), then the driver. */
@@ -74,8 +96,12 @@ export class AlgdService {
     await this.admin.listen();
     try {
       await this.plugins.start();
-      await this.driver.open(captureSpecFromConfig(this.config, this.plugins.controlPorts()), this.engine);
+      const controlPorts = this.plugins.controlPorts();
+      await this.driver.open(captureSpecFromConfig(this.config, controlPorts), this.engine);
+      this.captured = controlPorts.map((c) => `${c.protocol}/${c.port}`);
+      await this.metrics?.start();
     } catch (err) {
+      await this.driver.close();
       await this.plugins.stop();
       this.engine.clear();
       await this.admin.close();
@@ -97,6 +123,7 @@ export class AlgdService {
     this.state = 'stopping';
     if (this.tickTimer) clearInterval(this.tickTimer);
     await this.admin.close();
+    await this.metrics?.stop();
     // Sessions and listeners first, so nothing creates mappings while the driver goes.
     await this.plugins.stop();
     await this.driver.close();
@@ -116,13 +143,14 @@ export class AlgdService {
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       driver: this.driver.name,
       driverStats: this.driver.stats,
-      adapters: this.adapters,
+      adapters: [...this.adapters],
       listenerPorts: this.config.listenerPorts,
       mappingPorts: this.config.mappingPorts,
       plugins: p.plugins,
       refusedPlugins: p.refused,
       sessions: p.sessions,
       sessionsEnded: p.sessionsEnded,
+      config: { source: this.source.name, reloads: this.reloads, lastReloadAt: this.lastReloadAt?.toISOString(), needsRestart: [...this.needsRestart] },
       engine: {
         flows: e.flowCount,
         redirects: e.listRedirects().map((r) => r.describe()),
@@ -130,5 +158,83 @@ export class AlgdService {
         counters: e.counters.snapshot(),
       },
     };
+  }
+
+  /**
+   * Reads the configuration again and applies what can change live: each
+   * plugin's settings (on/off, capture ports, options, policies) and the
+   * log level. Other changed keys are reported as needing a restart and
+   * keep their running values. An invalid file changes nothing.
+   */
+  reload(): Promise<ReloadReport> {
+    const run = this.reloading.then(() => this.reloadNow());
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(): Promise<ReloadReport> {
+    if (this.state !== 'running') throw new Error(`cannot reload a service that is ${this.state}`);
+    const report = { source: this.source.name, rejected: false, changes: [] as string[], needsRestart: [] as string[], errors: [] as string[] };
+    let next: AlgdConfig;
+    try {
+      next = applyPluginFlags(this.source.load(), await this.pluginFlags.read(), DEFAULT_PLUGIN_SETTINGS);
+    } catch (err) {
+      // A bad file, or plugin flags that cannot be read: nothing changes.
+      const errors = err instanceof ConfigError ? [...err.problems] : [err instanceof Error ? err.message : String(err)];
+      this.logger.error(`reload rejected, the running configuration stays: ${errors.join('; ')}`);
+      return { ...report, rejected: true, errors };
+    }
+    const diff = diffConfig(this.config, next, DEFAULT_PLUGIN_SETTINGS);
+    report.needsRestart.push(...diff.needsRestart);
+    const plugins = { ...this.config.plugins };
+    const known = new Set(this.plugins.names());
+    for (const { name, settings, changes } of diff.plugins) {
+      if (!known.has(name)) {
+        // Plugins are found at start; a package added since is loaded by the next start.
+        if (settings.enabled) report.needsRestart.push(`plugins.${name}`);
+        plugins[name] = settings;
+        continue;
+      }
+      try {
+        await this.plugins.reconfigure(name, settings);
+        plugins[name] = settings;
+        report.changes.push(`plugins.${name}: ${changes.join(', ')}`);
+      } catch (err) {
+        report.errors.push(`plugins.${name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    let logging = this.config.logging;
+    if (diff.logLevel !== undefined) {
+      this.logger.level = diff.logLevel;
+      logging = { ...logging, level: diff.logLevel };
+      report.changes.push(`logging.level: ${diff.logLevel}`);
+    }
+    report.needsRestart.push(...(await this.updateCapture()));
+    this.config = { ...this.config, plugins, logging };
+    this.needsRestart = report.needsRestart;
+    this.reloads++;
+    this.lastReloadAt = new Date();
+    this.logger.info(`configuration reloaded from ${this.source.name}: ${report.changes.length ? report.changes.join('; ') : 'no live change'}`);
+    for (const r of report.needsRestart) this.logger.warn(`reload: ${r}: changed, takes effect at the next start`);
+    for (const e of report.errors) this.logger.error(`reload: ${e}; the plugin keeps its running settings`);
+    return report;
+  }
+
+  /**
+   * Tells the driver about control ports a reload added or removed. A driver
+   * that cannot change its capture while running keeps the old one: the
+   * ports it does not capture yet are returned, as needing a restart.
+   */
+  private async updateCapture(): Promise<string[]> {
+    const controlPorts = this.plugins.controlPorts();
+    const wanted = controlPorts.map((c) => `${c.protocol}/${c.port}`);
+    const same = wanted.length === this.captured.length && wanted.every((w) => this.captured.includes(w));
+    if (same) return [];
+    if (hasLiveCapture(this.driver)) {
+      await this.driver.updateCapture(captureSpecFromConfig(this.config, controlPorts));
+      this.captured = wanted;
+      return [];
+    }
+    return wanted.filter((w) => !this.captured.includes(w)).map((w) => `capture ${w} (the ${this.driver.name} driver captures new control ports from the next start)`);
   }
 }

@@ -1,15 +1,18 @@
 import type { AlgdConfig } from '../../config/config-schema';
 import { closeLogger, createLogger } from '../../logging/logger';
-import { AlgdService } from '../../service/algd-service';
-import { createDriver } from '../../service/create-driver';
+import type { AlgdService } from '../../service/algd-service';
+import { composeService } from '../../service/composition-root';
+import { fileConfigSource } from '../../service/config-source';
+import { platformPluginFlags } from '../../service/platform-plugin-flags';
 import { ExitCode } from '../exit-codes';
 
 /**
  * `algd start`: runs the service in the foreground until SIGTERM or SIGINT,
- * then removes everything it installed and exits 0.
+ * then removes everything it installed and exits 0. SIGHUP (not on
+ * Windows; there `algd reload`) reloads the configuration file live.
  */
-export async function startCommand(config: AlgdConfig): Promise<ExitCode> {
-  const logger = createLogger({ level: config.logLevel });
+export async function startCommand(config: AlgdConfig, file?: string): Promise<ExitCode> {
+  const logger = createLogger(config.logging);
   // Listening before anything is installed: a signal during start, or just after "running", still stops cleanly.
   // The handlers stay: a second signal while stopping must not kill the process before its rules are removed.
   let stopping = false;
@@ -27,14 +30,26 @@ export async function startCommand(config: AlgdConfig): Promise<ExitCode> {
   });
   let service: AlgdService;
   try {
-    service = new AlgdService(config, createDriver(config, logger), logger);
+    ({ service } = await composeService({
+      config,
+      logger,
+      pluginFlags: platformPluginFlags(logger),
+      ...(file !== undefined ? { configSource: fileConfigSource(file) } : {}),
+    }));
     await service.start();
   } catch (err) {
     logger.error(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
     await closeLogger(logger);
     return ExitCode.failure;
   }
-  if (process.platform !== 'win32') process.on('SIGHUP', () => logger.warn('SIGHUP: live reload is not supported yet; restart algd to apply changes'));
+  if (process.platform !== 'win32') {
+    process.on('SIGHUP', () => {
+      if (stopping) return;
+      logger.info('SIGHUP received, reloading the configuration');
+      // The service logs what the reload did.
+      service.reload().catch((err: unknown) => logger.error(`reload failed: ${err instanceof Error ? err.message : String(err)}`));
+    });
+  }
   const signal = await stopSignal;
   logger.info(`${signal} received, stopping`);
   let code: ExitCode = ExitCode.ok;
