@@ -1,6 +1,8 @@
-// Three projects: `unit` (pure code) and `integration` (the built `algd`
-// with the in-memory driver) run anywhere without privileges; `e2e` builds
-// network namespaces, needs root (see test/lab) and runs in band.
+// Three projects: `unit` (pure code, and the property tests of test/fuzz in
+// their short, fixed-seed form) and `integration` (the built `algd` with the
+// in-memory driver, and the fault injection of test/reliability) run
+// anywhere without privileges; `e2e` builds network namespaces, needs root
+// (see test/lab) and runs in band.
 // ts-jest only transpiles (isolatedModules in test/tsconfig.json);
 // `npm run build` type-checks the tests.
 /** @type {import('jest').Config} */
@@ -12,8 +14,8 @@ const shared = {
 module.exports = {
   reporters: ['default', '<rootDir>/test/support/require-all-reporter.js'],
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
-    { ...shared, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/fuzz/**/*.test.ts'] },
+    { ...shared, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/reliability/**/*.test.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
   ],
 };
