@@ -7,6 +7,13 @@
  *  2001:db8:1::2/64  2001:db8:1::1/64    2001:db8:2::1/64 2001:db8:2::2/64
  * ```
  *
+ * With `secondClient`, a second private network on the gateway (IPv4 only):
+ *
+ * ```
+ *  client2 ── eth0 ────── priv1 ── gateway
+ *  192.0.2.2/24      192.0.2.1/24
+ * ```
+ *
  * No lab traffic is ever sent to an address outside these ranges or loopback.
  */
 
@@ -14,6 +21,8 @@ import { ipAddress, type IpAddress } from '@algd/sdk';
 
 /** The private (client) side, IPv4. */
 export const PRIVATE_PREFIX_V4 = '198.51.100.0/24';
+/** The second private network (client2), IPv4; only with `secondClient`. */
+export const SECOND_PRIVATE_PREFIX_V4 = '192.0.2.0/24';
 /** The public (server) side, IPv4. */
 export const PUBLIC_PREFIX_V4 = '203.0.113.0/24';
 /** The private side, IPv6. */
@@ -25,6 +34,9 @@ export const CLIENT_V4: IpAddress = ipAddress('198.51.100.2');
 export const GATEWAY_PRIVATE_V4: IpAddress = ipAddress('198.51.100.1');
 export const GATEWAY_PUBLIC_V4: IpAddress = ipAddress('203.0.113.1');
 export const SERVER_V4: IpAddress = ipAddress('203.0.113.2');
+
+export const CLIENT2_V4: IpAddress = ipAddress('192.0.2.2');
+export const GATEWAY_PRIVATE2_V4: IpAddress = ipAddress('192.0.2.1');
 
 export const CLIENT_V6: IpAddress = ipAddress('2001:db8:1::2');
 export const GATEWAY_PRIVATE_V6: IpAddress = ipAddress('2001:db8:1::1');

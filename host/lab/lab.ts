@@ -28,14 +28,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Capture, tcpdumpArgv, type CaptureOptions } from './capture';
-import { labNamespaceOwner, newLabNames, type LabHost } from './lab-names';
+import { labNamespaceOwner, newLabNames, type LabHost, type LabNamespaces } from './lab-names';
 import { LabProcess } from './lab-process';
 import { LabReaper } from './lab-reaper';
 import { deleteNetns, isProcessAlive, listNetns } from './netns';
 import { assertOk, runCommand, runOk, type CommandResult } from '../os/run-command';
 import { buildTopology, resolveLabOptions, type LabOptions, type ResolvedLabOptions } from './topology';
 
-export type { LabHost } from './lab-names';
+export type { LabHost, LabNamespaces } from './lab-names';
 export type { LabOptions, ResolvedLabOptions } from './topology';
 
 export interface ExecOptions {
@@ -59,8 +59,8 @@ const PORT_POLL_MS = 50;
 export class Lab {
   /** `algd-<pid>-<rand4>[-<name>]`, the prefix of every namespace of this lab. */
   readonly id: string;
-  /** The namespace of each host. */
-  readonly namespaces: Readonly<Record<LabHost, string>>;
+  /** The namespace of each host (client2 only with `secondClient`). */
+  readonly namespaces: LabNamespaces;
   readonly options: ResolvedLabOptions;
   /** A private directory for this lab's files (captures); removed on teardown unless ALGD_LAB_KEEP=1. */
   readonly workDir: string;
@@ -73,7 +73,7 @@ export class Lab {
 
   private constructor(options: ResolvedLabOptions) {
     this.options = options;
-    const names = newLabNames(process.pid, options.name);
+    const names = newLabNames(process.pid, options.name, options.secondClient);
     this.id = names.id;
     this.namespaces = names.namespaces;
     this.workDir = mkdtempSync(join(tmpdir(), `${this.id}-`));
@@ -106,7 +106,7 @@ export class Lab {
   /**
    * Deletes the namespaces of labs whose owning process is gone (crashed
    * runs), after killing the processes left inside them. Touches only names
-   * of exactly the lab's pattern (`algd-<pid>-<rand4>[-label]-cli|gw|srv`)
+   * of exactly the lab's pattern (`algd-<pid>-<rand4>[-label]-cli|gw|srv|cl2`)
    * whose pid does not exist. Resolves with the names it deleted.
    */
   static async sweepStale(): Promise<string[]> {
@@ -120,9 +120,11 @@ export class Lab {
     return removed;
   }
 
-  /** The namespace name of `host`. */
+  /** The namespace name of `host`; throws for client2 in a lab built without `secondClient`. */
   netns(host: LabHost): string {
-    return this.namespaces[host];
+    const ns = this.namespaces[host];
+    if (ns === undefined) throw new Error(`lab ${this.id} has no ${host} (LabOptions.secondClient)`);
+    return ns;
   }
 
   /** True once destroy() has been called. */

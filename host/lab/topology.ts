@@ -3,6 +3,8 @@
  *
  * ```
  *   client [eth0] ──veth── [priv0] gateway [pub0] ──veth── [eth0] server
+ *                                  [priv1]
+ *                                     └──veth── [eth0] client2   (only with `secondClient`)
  * ```
  *
  * Addresses are in addresses.ts. The client's default routes point at the
@@ -18,8 +20,10 @@
  */
 
 import {
+  CLIENT2_V4,
   CLIENT_V4,
   CLIENT_V6,
+  GATEWAY_PRIVATE2_V4,
   GATEWAY_PRIVATE_V4,
   GATEWAY_PRIVATE_V6,
   GATEWAY_PUBLIC_V4,
@@ -27,14 +31,17 @@ import {
   PREFIX_LENGTH,
   PRIVATE_PREFIX_V4,
   PRIVATE_PREFIX_V6,
+  SECOND_PRIVATE_PREFIX_V4,
   SERVER_V4,
   SERVER_V6,
 } from './addresses';
-import type { LabHost } from './lab-names';
+import type { LabNamespaces } from './lab-names';
 import { runOk } from '../os/run-command';
 
 /** The gateway's interface towards the client: the "private" adapter in algd configs. */
 export const GATEWAY_PRIVATE_IFACE = 'priv0';
+/** The gateway's interface towards client2 (`secondClient`): a second "private" adapter. */
+export const GATEWAY_PRIVATE2_IFACE = 'priv1';
 /** The gateway's interface towards the server: the "boundary" adapter in algd configs. */
 export const GATEWAY_PUBLIC_IFACE = 'pub0';
 /** The client's and the server's only interface. */
@@ -74,6 +81,14 @@ export interface LabOptions {
    * exactly the wire bytes (complete checksums, MTU-sized segments).
    */
   readonly offloads?: boolean;
+  /**
+   * A second client, host `client2` (192.0.2.2/24, IPv4 only), on its own
+   * private network behind the gateway's `priv1` (192.0.2.1/24),
+   * masqueraded like the first (the masquerade rule matches the public
+   * interface only) and routed from the server with `routing`. For two
+   * clients behind one gateway asking for the same ports. Default false.
+   */
+  readonly secondClient?: boolean;
 }
 
 export interface ResolvedLabOptions {
@@ -83,6 +98,7 @@ export interface ResolvedLabOptions {
   readonly routing: boolean;
   readonly name: string | undefined;
   readonly offloads: boolean;
+  readonly secondClient: boolean;
 }
 
 /** Applies defaults and rejects contradictory options. */
@@ -95,12 +111,11 @@ export function resolveLabOptions(opts: LabOptions = {}): ResolvedLabOptions {
     routing,
     name: opts.name,
     offloads: opts.offloads ?? false,
+    secondClient: opts.secondClient ?? false,
   };
   if (resolved.ipv6Nat && !resolved.ipv6) throw new Error('lab option ipv6Nat needs ipv6');
   return resolved;
 }
-
-type Namespaces = Readonly<Record<LabHost, string>>;
 
 const READY_TIMEOUT_MS = 5_000;
 
@@ -126,12 +141,16 @@ export function labNatRuleset(opts: ResolvedLabOptions): string {
 }
 
 /**
- * Creates the namespaces (`ns.client`, `ns.gateway`, `ns.server`) and
- * everything in them; resolves once every interface is up and every address
- * usable. On failure it leaves what it made for the caller to delete.
+ * Creates the namespaces (`ns.client`, `ns.gateway`, `ns.server`, and
+ * `ns.client2` with `secondClient`) and everything in them; resolves once
+ * every interface is up and every address usable. On failure it leaves what
+ * it made for the caller to delete.
  */
-export async function buildTopology(ns: Namespaces, opts: ResolvedLabOptions): Promise<void> {
-  const hosts = [ns.client, ns.gateway, ns.server];
+export async function buildTopology(ns: LabNamespaces, opts: ResolvedLabOptions): Promise<void> {
+  // Names and options come from one place (Lab); a mismatch is a bug, not a network to half-build.
+  if (opts.secondClient !== (ns.client2 !== undefined)) throw new Error('secondClient and the client2 namespace must come together');
+  const client2 = ns.client2;
+  const hosts = [ns.client, ns.gateway, ns.server, ...(client2 === undefined ? [] : [client2])];
   for (const name of hosts) await runOk(['ip', 'netns', 'add', name]);
 
   // Before any interface exists, so they inherit it: no DAD (addresses are
@@ -145,11 +164,15 @@ export async function buildTopology(ns: Namespaces, opts: ResolvedLabOptions): P
   // The veth pairs, created directly inside the namespaces.
   await runOk(['ip', '-n', ns.gateway, 'link', 'add', GATEWAY_PRIVATE_IFACE, 'type', 'veth', 'peer', 'name', HOST_IFACE, 'netns', ns.client]);
   await runOk(['ip', '-n', ns.gateway, 'link', 'add', GATEWAY_PUBLIC_IFACE, 'type', 'veth', 'peer', 'name', HOST_IFACE, 'netns', ns.server]);
+  if (client2 !== undefined) {
+    await runOk(['ip', '-n', ns.gateway, 'link', 'add', GATEWAY_PRIVATE2_IFACE, 'type', 'veth', 'peer', 'name', HOST_IFACE, 'netns', client2]);
+  }
   const ends: [string, string][] = [
     [ns.client, HOST_IFACE],
     [ns.gateway, GATEWAY_PRIVATE_IFACE],
     [ns.gateway, GATEWAY_PUBLIC_IFACE],
     [ns.server, HOST_IFACE],
+    ...(client2 === undefined ? [] : [[ns.gateway, GATEWAY_PRIVATE2_IFACE], [client2, HOST_IFACE]] as [string, string][]),
   ];
   // veth offloads would leave partial checksums (CHECKSUM_PARTIAL) in captured
   // packets and merge segments (GRO); off, captures show exactly the wire bytes.
@@ -172,6 +195,13 @@ export async function buildTopology(ns: Namespaces, opts: ResolvedLabOptions): P
   await addr(ns.server, HOST_IFACE, SERVER_V4, 4);
   await runOk(['ip', '-n', ns.client, '-4', 'route', 'add', 'default', 'via', GATEWAY_PRIVATE_V4]);
   if (opts.routing) await runOk(['ip', '-n', ns.server, '-4', 'route', 'add', PRIVATE_PREFIX_V4, 'via', GATEWAY_PUBLIC_V4]);
+  if (client2 !== undefined) {
+    // IPv4 only: the second network exists for clients that collide on ports behind one NAT.
+    await addr(ns.gateway, GATEWAY_PRIVATE2_IFACE, GATEWAY_PRIVATE2_V4, 4);
+    await addr(client2, HOST_IFACE, CLIENT2_V4, 4);
+    await runOk(['ip', '-n', client2, '-4', 'route', 'add', 'default', 'via', GATEWAY_PRIVATE2_V4]);
+    if (opts.routing) await runOk(['ip', '-n', ns.server, '-4', 'route', 'add', SECOND_PRIVATE_PREFIX_V4, 'via', GATEWAY_PUBLIC_V4]);
+  }
   if (opts.ipv6) {
     await addr(ns.client, HOST_IFACE, CLIENT_V6, 6);
     await addr(ns.gateway, GATEWAY_PRIVATE_IFACE, GATEWAY_PRIVATE_V6, 6);
