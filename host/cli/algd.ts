@@ -5,11 +5,15 @@ import { ConfigError, loadConfig } from '../config/load-config';
 import { packageVersion } from '../service/package-info';
 import { configCheckCommand } from './commands/config-check';
 import { labCommand } from './commands/lab';
+import { mappingsCommand } from './commands/mappings';
 import { pluginsCommand } from './commands/plugins';
+import { pluginsListCommand } from './commands/plugins';
 import { reloadCommand } from './commands/reload';
 import { startCommand } from './commands/start';
+import { sessionsCommand } from './commands/sessions';
 import { statusCommand } from './commands/status';
 import { ExitCode } from './exit-codes';
+import { EXIT_CODES_HELP } from './exit-codes';
 
 const DEFAULT_CONFIG = process.platform === 'win32' ? 'C:\\ProgramData\\algd\\algd.json' : '/etc/algd/algd.json';
 
@@ -34,6 +38,7 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
     .version(packageVersion())
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  program.addHelpText('after', EXIT_CODES_HELP);
 
   program
     .command('start')
@@ -49,6 +54,12 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
     .action((opts: { config: string; json: boolean }) => withConfig(opts.config, (cfg) => statusCommand(cfg, opts))());
 
   const plugins = program.command('plugins').description('switch plugins of the running service');
+  plugins
+    .command('list')
+    .description('every plugin with its version, state, source and captured ports, and refused plugin packages')
+    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('--json', 'print the plugins as JSON', false)
+    .action((opts: { config: string; json: boolean }) => withConfig(opts.config, (cfg) => pluginsListCommand(cfg, opts))());
   for (const action of ['enable', 'disable'] as const) {
     plugins
       .command(`${action} <name>`)
@@ -64,6 +75,19 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
     .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
     .option('--json', 'print the reload report as JSON', false)
     .action((opts: { config: string; json: boolean }) => withConfig(opts.config, (cfg) => reloadCommand(cfg, opts))());
+
+  for (const [name, what, run] of [
+    ['sessions', 'control sessions of the running service, with their data channels', sessionsCommand],
+    ['mappings', 'NAT mappings (data channels) of the running service and the session owning each', mappingsCommand],
+  ] as const) {
+    program
+      .command(name)
+      .description(what)
+      .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+      .option('-p, --plugin <name>', 'only those of one plugin')
+      .option('--json', `print the ${name} as JSON`, false)
+      .action((opts: { config: string; json: boolean; plugin?: string }) => withConfig(opts.config, (cfg) => run(cfg, opts))());
+  }
 
   const config = program.command('config').description('configuration tools');
   config
