@@ -115,19 +115,25 @@ export async function mediaChannelEnded(ctx: Ctx, channel: number): Promise<void
     stream.channels = stream.channels.filter((c) => c !== channel);
     ctx.count('media-expired');
     await closeStream(ctx, dialog, i);
-    dropIfEmpty(ctx, callId);
+    // Media left to expire: the call is most likely gone without a BYE.
+    if (dialog.streams.every((s) => !s)) ctx.state.dialogs.delete(callId);
     return;
   }
 }
 
-/** The call's state, created for a new Call-ID while under {@link MAX_DIALOGS}. */
+/** The call's state, created for a new Call-ID (within {@link MAX_DIALOGS}). */
 function dialogFor(ctx: Ctx, callId: string): Dialog | undefined {
   const dialogs = ctx.state.dialogs;
   let dialog = dialogs.get(callId);
   if (dialog === undefined) {
     if (dialogs.size >= MAX_DIALOGS) {
-      ctx.count('dialog-cap-reached');
-      return undefined;
+      // Calls whose media is all gone (ended without a BYE) make room, oldest first.
+      const idle = [...dialogs].find(([, d]) => d.streams.every((s) => !s));
+      if (idle === undefined) {
+        ctx.count('dialog-cap-reached');
+        return undefined;
+      }
+      dialogs.delete(idle[0]);
     }
     dialog = { streams: [], peers: [], established: false };
     dialogs.set(callId, dialog);
