@@ -9,7 +9,7 @@ import type { DriverStats, PacketDriver, PacketProcessor } from '../../../host/n
 import { composeService, createServiceContainer } from '../../../host/service/composition-root';
 import { AlgdService } from '../../../host/service/algd-service';
 import { TOKENS } from '../../../host/service/service-tokens';
-import { LogCollector } from '../../support/plugin-host-rig';
+import { freeClientPort, LogCollector } from '../../support/plugin-host-rig';
 
 /** A driver that only records what the service asked of it. */
 class RecordingDriver implements PacketDriver {
@@ -113,5 +113,20 @@ describe('composition root', () => {
     await expect(service.start()).rejects.toThrow('no queue for you');
     expect(existsSync(join(dir, 'algd.sock'))).toBe(false);
     expect(driver.calls).toEqual(['open', 'close']);
+  });
+
+  it('wires the metrics endpoint when metrics is configured: it serves while the service runs and is gone after stop', async () => {
+    const port = await freeClientPort();
+    const { container, service } = await composeService({ config: { ...config(), metrics: { address: '127.0.0.1', port } }, driver: new RecordingDriver(), logger: winston.createLogger({ transports: [new LogCollector()] }) });
+    expect(container.resolve(TOKENS.metrics)).not.toBeNull();
+    await service.start();
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toMatch(/^algd_/m);
+    } finally {
+      await service.stop();
+    }
+    await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
   });
 });
