@@ -68,7 +68,12 @@ export default definePlugin<SipOptions, SipState>({
       ctx.count('register-pinhole-expired');
       return;
     }
-    await guarded(ctx, () => mediaChannelEnded(ctx, event.channel));
+    try {
+      await mediaChannelEnded(ctx, event.channel);
+    } catch (err) {
+      ctx.count('internal-error');
+      ctx.log.error('SIP channel event failed', { error: (err as Error).message });
+    }
   },
 });
 
@@ -189,9 +194,9 @@ function output(ctx: Ctx, message: SipMessage, edits: readonly Edit[]): HandlerR
 }
 
 /** Nothing a handler does may throw out of the plugin: an unexpected error is logged, counted, and the message handled as unreadable. */
-async function guarded(ctx: Ctx, handle: () => Promise<HandlerResult | void>): Promise<HandlerResult> {
+async function guarded(ctx: Ctx, handle: () => Promise<HandlerResult>): Promise<HandlerResult> {
   try {
-    return (await handle()) ?? undefined;
+    return await handle();
   } catch (err) {
     ctx.count('internal-error');
     ctx.log.error('SIP handler failed', { error: (err as Error).message });

@@ -264,3 +264,18 @@ describe('SIP plugin: media it does not map', () => {
     expect(t.counters['foreign-media-address']).toBe(1);
   });
 });
+
+describe('SIP plugin: bounded call state', () => {
+  it('keeps at most 32 calls; one whose media is all gone makes room for a new one', async () => {
+    const t = udpSession();
+    for (let i = 0; i < 32; i++) {
+      await t.serverSends(sipMessage('INVITE sip:alice@203.0.113.1:61234 SIP/2.0', ['Via: SIP/2.0/UDP 203.0.113.2:5060;branch=z9hG4bK-o', 'From: <sip:carol@203.0.113.2>;tag=c', 'To: <sip:alice@203.0.113.1>', `Call-ID: unanswered-${i}`, 'CSeq: 1 INVITE', SDP_TYPE], sdp('203.0.113.2', audio(8000 + 2 * i))));
+    }
+    expect(t.state!.dialogs.size).toBe(32);
+    await t.clientSends(invite('call-new', sdp('198.51.100.2', audio(6000))));
+    expect(t.state!.dialogs.size).toBe(32);
+    expect(t.state!.dialogs.has('unanswered-0')).toBe(false);
+    expect(t.dataChannels).toHaveLength(2);
+    expect(t.counters['dialog-cap-reached']).toBeUndefined();
+  });
+});
