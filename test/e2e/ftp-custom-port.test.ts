@@ -3,7 +3,8 @@
  * algd captures both, and an active-mode download from vsftpd listening on
  * 2121 arrives whole. Without the second port in the configuration the
  * same download fails (the masquerade alone cannot carry active mode),
- * proving that the capture is what makes it work.
+ * proving that the capture is what makes it work. A live reload adds the
+ * port to a running algd and takes it away again, with the same outcomes.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { SERVER_V4 } from '../../host/lab/addresses';
 import { startVsftpd, type Vsftpd } from '../../host/lab/vsftpd';
 import { describeLab, useLab } from '../lab/require-lab';
+import { ALGD_BIN } from '../support/algd-process';
 import { useLabAlgd } from '../support/lab-algd';
 
 jest.setTimeout(90_000);
@@ -55,6 +57,39 @@ describeLab('FTP on a configured capture port (2121)', () => {
       expect(got.equals(file)).toBe(works);
       const status = await algd.status<{ plugins: { name: string; captures: { protocol: string; port: number }[] }[] }>();
       expect(status.plugins.find((p) => p.name === 'ftp')!.captures.map((c) => c.port)).toEqual([...ports]);
+    });
+  });
+
+  describe('a live reload re-porting the FTP plugin', () => {
+    const algd = useLabAlgd(lab, 'reload', () => ({
+      plugins: { ftp: { ports: { tcp: [21] } }, sip: { enabled: false }, rtsp: { enabled: false } },
+    }));
+    /** Rewrites the running algd's configuration file with these FTP ports and runs `algd reload --json` in the gateway. */
+    const reloadWith = async (ports: readonly number[]): Promise<{ code: number; report: { needsRestart: string[]; errors: string[] } }> => {
+      const config = JSON.parse(readFileSync(algd.configFile(), 'utf8')) as { plugins: { ftp: { ports: { tcp: readonly number[] } } } };
+      config.plugins.ftp.ports.tcp = ports;
+      writeFileSync(algd.configFile(), JSON.stringify(config));
+      const r = await lab().exec('gateway', [process.execPath, ALGD_BIN, 'reload', '--json', '--config', algd.configFile()], { timeoutMs: 60_000 });
+      return { code: r.code ?? -1, report: JSON.parse(r.stdout) as { needsRestart: string[]; errors: string[] } };
+    };
+    const capturedPorts = async (): Promise<string> => (await lab().execOk('gateway', ['iptables', '-t', 'raw', '-S', 'ALGD_PREROUTING'])).stdout;
+
+    it('adds port 2121 to the running capture: the active download that failed before arrives whole; taking it away makes it fail again', async () => {
+      expect((await activeDownload('reload-before')).equals(file)).toBe(false);
+      expect(await capturedPorts()).not.toMatch(/--dport 2121\b/);
+
+      const added = await reloadWith([21, 2121]);
+      expect(added.code).toBe(0);
+      expect(added.report.errors).toEqual([]);
+      expect(added.report.needsRestart).toEqual([]);
+      expect(await capturedPorts()).toMatch(/--dport 2121\b/);
+      expect((await activeDownload('reload-added')).equals(file)).toBe(true);
+
+      const removed = await reloadWith([21]);
+      expect(removed.code).toBe(0);
+      expect(await capturedPorts()).not.toMatch(/--dport 2121\b/);
+      expect(await capturedPorts()).toMatch(/--dport 21\b/);
+      expect((await activeDownload('reload-removed')).equals(file)).toBe(false);
     });
   });
 });

@@ -132,6 +132,43 @@ export class IptablesRules {
     });
   }
 
+  /**
+   * Changes the installed rules to `rules` while algd runs (a reload that
+   * re-ports a plugin). A chain that exists is refilled in one
+   * `iptables-restore --noflush` transaction, so no packet ever meets it
+   * half-filled (a redirected connection's packets must not slip past the
+   * queue for even a moment); a chain that is not needed any more is
+   * removed; a new one is created as `install` does.
+   */
+  replace(rules: readonly AlgdRule[]): Promise<void> {
+    for (const r of rules) {
+      validateRule(r);
+      // The restore format splits on white space: nothing of ours needs quoting, and nothing may.
+      const unsafe = r.argv.find((a) => /[\s"'#]/.test(a));
+      if (unsafe !== undefined) throw new TypeError(`rule argument ${JSON.stringify(unsafe)} cannot be written in the iptables-restore format`);
+    }
+    return this.exclusive(async () => {
+      for (const family of this.families) {
+        for (const hook of HOOKS) {
+          const table = ALGD_TABLES[hook];
+          const chain = ALGD_CHAINS[hook];
+          const mine = rules.filter((r) => r.hook === hook && (r.families ?? this.families).includes(family));
+          if (mine.length === 0) {
+            await this.removeChain(family, table, chain);
+          } else if ((await this.ipt(family, table, ['-S', chain], { allowFailure: true })).code === 0) {
+            const restore = [`*${table}`, `:${chain} - [0:0]`, ...mine.map((r) => ['-A', chain, ...r.argv].join(' ')), 'COMMIT', ''].join('\n');
+            const argv = [...this.prefix, `${this.binaries[family]}-restore`, '-w', '5', '--noflush'];
+            const out = await this.run(argv, restore);
+            if (out.code !== 0) throw new IptablesError(`\`${argv.join(' ')}\` exited with ${out.code}: ${out.stderr.trim()}`, argv);
+            await this.ensureSingleJump(family, table, hook, chain);
+          } else {
+            await this.fillChain(family, hook, mine);
+          }
+        }
+      }
+    });
+  }
+
   /** Removes every algd chain (any `ALGD_*` chain in raw, mangle and filter) and the jumps to it. Idempotent. */
   removeAll(): Promise<void> {
     return this.exclusive(() => this.removeEverything());

@@ -179,6 +179,21 @@ export class NfqueueDriver implements PacketDriver {
     }
   }
 
+  /**
+   * Captures what `spec` asks for from now on (a reload that enables,
+   * disables or re-ports a plugin): the capture rules are replaced in place,
+   * and route_localnet is set on the adapters redirected connections now
+   * come in on. Adapters and families stay as opened (a restart changes them).
+   */
+  async updateCapture(spec: CaptureSpec): Promise<void> {
+    if (!this.opened || this.closing || this.rules === undefined || this.localnet === undefined) throw new Error('the nfqueue driver is not open');
+    const publishes = (spec.publishedPorts ?? []).length > 0;
+    const redirectedFrom = spec.adapters.filter((a) => a.side === 'private' || publishes).map((a) => a.name);
+    if (spec.controlPorts.length > 0 && this.families.includes(4)) this.localnet.enable(redirectedFrom);
+    await this.rules.replace(captureRules({ ...spec, families: this.families }, { queueNum: this.queueNum, failOpen: this.failOpen }));
+    this.log('info', `nfqueue: capture now ${spec.controlPorts.map((c) => `${c.protocol}/${c.port}`).join(', ') || 'no control port'}${publishes ? `, published ${(spec.publishedPorts ?? []).map((c) => `${c.protocol}/${c.port}`).join(', ')}` : ''}`);
+  }
+
   /** Removes rules, algd's connections, the queue, the nat table and the sysctl changes, in that order. Idempotent. */
   close(): Promise<void> {
     this.closing ??= this.teardown();

@@ -40,6 +40,8 @@ export class RouteLocalnet {
   readonly stateFile: string;
   private readonly confDir: string;
   private applied = false;
+  /** Interface → the value found before algd changed it (what the state file holds). */
+  private recorded: Record<string, string> = {};
 
   constructor(opts: RouteLocalnetOptions) {
     this.confDir = opts.confDir ?? CONF_DIR;
@@ -59,18 +61,26 @@ export class RouteLocalnet {
     return restored;
   }
 
-  /** Records the current values of `ifaces`, then sets route_localnet=1 on each. Interfaces without IPv4 configuration are skipped. */
+  /**
+   * Records the current values of `ifaces`, then sets route_localnet=1 on
+   * each. Interfaces without IPv4 configuration are skipped. Called again
+   * (a reload), it adds interfaces not recorded yet and keeps the values
+   * first found for the others.
+   */
   enable(ifaces: readonly string[]): void {
     const found: Record<string, string> = {};
     for (const iface of ifaces) {
+      if (iface in this.recorded) continue;
       const value = this.read(iface);
       if (value !== undefined) found[iface] = value;
     }
     if (Object.keys(found).length === 0) return;
+    const all = { ...this.recorded, ...found };
     mkdirSync(join(this.stateFile, '..'), { recursive: true, mode: 0o755 });
     const tmp = `${this.stateFile}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify({ pid: process.pid, routeLocalnet: found } satisfies StateFile)}\n`, { mode: 0o600 });
+    writeFileSync(tmp, `${JSON.stringify({ pid: process.pid, routeLocalnet: all } satisfies StateFile)}\n`, { mode: 0o600 });
     renameSync(tmp, this.stateFile);
+    this.recorded = all;
     this.applied = true;
     this.write(Object.fromEntries(Object.keys(found).map((iface) => [iface, '1'])));
   }
@@ -79,6 +89,7 @@ export class RouteLocalnet {
   restore(): string[] {
     if (!this.applied) return [];
     this.applied = false;
+    this.recorded = {};
     return this.recover();
   }
 

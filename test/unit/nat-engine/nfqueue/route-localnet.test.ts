@@ -47,6 +47,18 @@ describe('route_localnet on private adapters', () => {
     expect(readdirSync(state)).toEqual([]);
   });
 
+  it('enabled again (a reload), adds new interfaces and keeps the first values found for the others', () => {
+    const r = make();
+    r.enable(['eth1']);
+    r.enable(['eth1', 'eth2']);
+    expect(JSON.parse(readFileSync(r.stateFile, 'utf8')).routeLocalnet).toEqual({ eth1: '0', eth2: '1' });
+    writeFileSync(join(conf, 'eth2', 'route_localnet'), '0\n');
+    r.enable(['eth2']);
+    expect(value('eth2')).toBe('0');
+    expect(r.restore()).toEqual(['eth1', 'eth2']);
+    expect([value('eth1'), value('eth2')]).toEqual(['0', '1']);
+  });
+
   it('keeps namespaces apart and refuses names that are not interface names', () => {
     make().enable(['eth1']);
     expect(new RouteLocalnet({ stateDir: state, confDir: conf, namespaceId: 'net2' }).recover()).toEqual([]);
