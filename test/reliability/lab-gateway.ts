@@ -22,8 +22,8 @@ export interface AlgdStatus {
   engine: { mappings: { id: number; owner: string; mapping: string; active: boolean }[]; flows?: number; counters: { drops: Record<string, number> } };
 }
 
-/** The FTP plugin on, SIP and RTSP off, the nfqueue driver with `nfqueue` options. */
-export function ftpConfig(lab: Lab, name: string, nfqueue: Record<string, unknown> = {}): string {
+/** The FTP plugin on, SIP and RTSP off, the nfqueue driver with `nfqueue` options, `extra` settings over these. */
+export function ftpConfig(lab: Lab, name: string, nfqueue: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): string {
   const file = join(lab.workDir, `algd-${name}.json`);
   writeFileSync(file, JSON.stringify({
     driver: 'nfqueue',
@@ -31,6 +31,7 @@ export function ftpConfig(lab: Lab, name: string, nfqueue: Record<string, unknow
     adapters: [{ name: GATEWAY_PRIVATE_IFACE, type: 'private' }, { name: GATEWAY_PUBLIC_IFACE, type: 'boundary' }],
     adminSocket: join(lab.workDir, `algd-${name}.sock`),
     plugins: { ftp: { enabled: true }, sip: { enabled: false }, rtsp: { enabled: false } },
+    ...extra,
   }));
   return file;
 }
