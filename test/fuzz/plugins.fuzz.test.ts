@@ -6,9 +6,7 @@
  * a session peer as its private end and ends with the session.
  *
  * The SIP and RTSP plugins run through the same properties as FTP, with
- * SIP- and RTSP-shaped streams; they run against whatever the packages
- * export (in this version of the tree they may still be the relay-only
- * placeholders, which the same properties then check as relays).
+ * SIP- and RTSP-shaped streams (SIP over TCP and over UDP).
  */
 
 import fc from 'fast-check';
