@@ -46,12 +46,19 @@ const REQUESTS: Readonly<Record<string, (req: RtspRequest, message: Buffer, ctx:
   TEARDOWN: async (req, _message, ctx) => teardown(req, ctx),
 };
 
+/**
+ * The framing bound: an interleaved frame carries up to 65535 bytes after
+ * its 4-byte header, and a server may send one that large; text messages
+ * stay far below it.
+ */
+const MAX_RTSP_FRAME = 4 + 0xffff;
+
 export default definePlugin<RtspOptions, RtspState>({
   name: 'rtsp',
   version: '0.2.0',
   apiVersion: '^0.1.0',
   description: 'RTSP: SETUP transports mapped and rewritten (RTP/RTCP pairs), restricted to the server, kept alive with the session, removed on TEARDOWN',
-  controlChannels: [{ protocol: 'tcp', ports: [port(554)], framing: { kind: 'sip', interleaved: true } }],
+  controlChannels: [{ protocol: 'tcp', ports: [port(554)], framing: { kind: 'sip', interleaved: true, maxMessageSize: MAX_RTSP_FRAME } }],
   options: rtspOptions,
   initialState: () => initialRtspState(),
 
