@@ -35,7 +35,7 @@ import {
   arrivedWhole, describeResult, FTP_CLIENT_CASES, rawControlSession, startVsftpd,
   type CaseResult, type FtpClientCase, type FtpServer,
 } from '../support/ftp-peers';
-import { installKernelFtpAlg, KERNEL_FTP_TABLE, removeKernelFtpAlg } from '../support/kernel-ftp-alg';
+import { installKernelAlg, kernelAlgTable, removeKernelAlg } from '../support/kernel-alg';
 import { findTool } from '../support/require-tool';
 
 jest.setTimeout(60_000);
@@ -258,18 +258,18 @@ describeFtpLab('FTP through the kernel\'s own FTP ALG (ct helper "ftp", no algd)
   describe('the helper installed on the gateway', () => {
     let server: FtpServer;
     beforeAll(async () => {
-      await installKernelFtpAlg(lab());
+      await installKernelAlg(lab(), 'ftp');
       server = await startVsftpd(lab());
     });
     afterAll(async () => {
-      await removeKernelFtpAlg(lab());
+      await removeKernelAlg(lab(), 'ftp');
       expect((await lab().execOk('gateway', ['nft', 'list', 'ruleset'])).stdout).not.toContain('ct helper');
     });
     const results = new Map<string, CaseResult>();
 
     it('the gateway runs the helper and no algd', async () => {
       const rules = (await lab().execOk('gateway', ['nft', 'list', 'ruleset'])).stdout;
-      expect(rules).toContain(`table ${KERNEL_FTP_TABLE.family} ${KERNEL_FTP_TABLE.name}`);
+      expect(rules).toContain(`table ${kernelAlgTable('ftp').family} ${kernelAlgTable('ftp').name}`);
       expect(rules).toMatch(/tcp dport 21 ct helper set "ftp"/);
       expect(rules).not.toMatch(/algd(?!_lab)/);
     });
