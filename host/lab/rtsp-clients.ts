@@ -82,7 +82,7 @@ def local_ports():
             break
         if el.get_factory() is not None and el.get_factory().get_name() == 'udpsrc':
             ports.append(el.get_property('port'))
-    return sorted(set(p for p in ports if p))
+    return [p for p in ports if p]
 
 result = {'error': None, 'eos': False}
 loop = GLib.MainLoop()
@@ -100,7 +100,11 @@ def enough():
     want = cfg['want']
     return all(medium(name)['decoded'] >= n for name, n in want.items())
 
+# Every port seen while running: udpsrc elements come with the streams and may go with an error.
+ports = set()
+
 def tick():
+    ports.update(local_ports())
     if enough() or time.monotonic() - start > cfg['timeoutS']:
         loop.quit()
         return False
@@ -113,11 +117,10 @@ pipe.set_state(Gst.State.PLAYING)
 GLib.timeout_add(50, tick)
 loop.run()
 elapsed = time.monotonic() - start
-# Every stream's udpsrc exists by now (they come and go with the pipeline).
-ports = local_ports()
+ports.update(local_ports())
 # PLAYING -> NULL: rtspsrc sends TEARDOWN on the way down.
 pipe.set_state(Gst.State.NULL)
-print(json.dumps({'media': media, 'error': result['error'], 'eos': result['eos'], 'ports': ports,
+print(json.dumps({'media': media, 'error': result['error'], 'eos': result['eos'], 'ports': sorted(ports),
                   'complete': enough(), 'elapsedMs': int(elapsed * 1000)}))
 `;
 
@@ -232,4 +235,150 @@ export async function runFfmpegRtspClient(lab: Lab, host: LabHost, opts: FfmpegC
   const input = /^Input #0[\s\S]*?(?=^Stream mapping:|^Output #0|(?![\s\S]))/m.exec(r.stderr)?.[0] ?? '';
   const streams = [...input.matchAll(/^\s*Stream #0:\d+[^:]*: (.*)$/gm)].map((m) => m[1]!.trim());
   return { frames: frames.length > 0 ? frames[frames.length - 1]! : 0, streams, exitCode: r.code, stderr: r.stderr };
+}
+
+/**
+ * A hand-driven RTSP session over a plain socket (DESCRIBE, SETUP, PLAY,
+ * then TEARDOWN when told), which keeps its control connection open after
+ * TEARDOWN until told to close: so a test can look at the gateway between
+ * TEARDOWN and the end of the connection. Media over UDP to `clientPort`
+ * (RTP) and `clientPort + 1` (RTCP), no hole punching.
+ */
+const SESSION_SCRIPT = String.raw`
+import json, re, socket, sys, time
+
+cfg = json.loads(sys.argv[1])
+m = re.match(r'rtsp://([^/:]+):(\d+)(/.*)$', cfg['url'])
+host, port, path = m.group(1), int(m.group(2)), m.group(3)
+deadline = time.monotonic() + cfg['timeoutS']
+
+def out(event, **fields):
+    fields['event'] = event
+    sys.stdout.write(json.dumps(fields) + '\n')
+    sys.stdout.flush()
+
+def fail(message):
+    out('error', message=message)
+    sys.exit(1)
+
+ctl = socket.create_connection((host, port), timeout=5)
+buf = b''
+cseq = 0
+
+def request(method, uri, headers):
+    global buf, cseq
+    cseq += 1
+    lines = ['%s %s RTSP/1.0' % (method, uri), 'CSeq: %d' % cseq] + ['%s: %s' % kv for kv in headers] + ['', '']
+    ctl.sendall('\r\n'.join(lines).encode())
+    while b'\r\n\r\n' not in buf:
+        chunk = ctl.recv(4096)
+        if not chunk:
+            fail('connection closed waiting for the %s reply' % method)
+        buf += chunk
+    head, buf = buf.split(b'\r\n\r\n', 1)
+    text = head.decode('latin-1')
+    fields = {}
+    for line in text.split('\r\n')[1:]:
+        name, _, value = line.partition(':')
+        fields[name.strip().lower()] = value.strip()
+    length = int(fields.get('content-length', '0'))
+    while len(buf) < length:
+        chunk = ctl.recv(4096)
+        if not chunk:
+            fail('connection closed in the %s reply body' % method)
+        buf += chunk
+    body, buf = buf[:length], buf[length:]
+    status = int(text.split(' ')[1])
+    if status != 200:
+        fail('%s answered %s' % (method, text.split('\r\n')[0]))
+    return fields, body.decode('latin-1')
+
+rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rtp.bind(('0.0.0.0', cfg['clientPort']))
+rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rtcp.bind(('0.0.0.0', cfg['clientPort'] + 1))
+
+base = 'rtsp://%s:%d%s' % (host, port, path)
+_, sdp = request('DESCRIBE', base, [('Accept', 'application/sdp')])
+control = re.search(r'^a=control:(\S+)', sdp.split('m=video', 1)[1], re.M).group(1)
+stream = control if control.startswith('rtsp://') else base + '/' + control
+fields, _ = request('SETUP', stream, [('Transport', 'RTP/AVP;unicast;client_port=%d-%d' % (cfg['clientPort'], cfg['clientPort'] + 1))])
+session = fields['session'].split(';')[0]
+request('PLAY', base, [('Session', session), ('Range', 'npt=0-')])
+
+def receive(want, until):
+    n = 0
+    rtp.settimeout(0.2)
+    while n < want and time.monotonic() < until:
+        try:
+            rtp.recv(2048)
+            n += 1
+        except socket.timeout:
+            pass
+    return n
+
+got = receive(cfg['rtpPackets'], deadline)
+out('playing', rtp=got, transport=fields.get('transport'))
+if sys.stdin.readline().strip() != 'teardown':
+    fail('expected "teardown" on stdin')
+request('TEARDOWN', base, [('Session', session)])
+out('torn-down')
+if sys.stdin.readline().strip() != 'close':
+    fail('expected "close" on stdin')
+ctl.close()
+out('closed')
+`;
+
+/** What the hand-driven session reported once playing. */
+export interface RawSessionPlaying {
+  /** RTP packets received (up to the number asked for). */
+  readonly rtp: number;
+  /** The Transport header of the SETUP reply, as the client received it. */
+  readonly transport: string | null;
+}
+
+export interface RawRtspSession {
+  /** Resolves once PLAY is answered and the RTP asked for arrived (or the deadline passed). */
+  playing(): Promise<RawSessionPlaying>;
+  /** Sends TEARDOWN and resolves once it is answered; the control connection stays open. */
+  teardown(): Promise<void>;
+  /** Closes the control connection; resolves when the client has exited. */
+  close(): Promise<void>;
+}
+
+export interface RawRtspSessionOptions {
+  readonly url: string;
+  /** The RTP port (even); RTCP is the next one. */
+  readonly clientPort: number;
+  /** RTP packets to wait for after PLAY. */
+  readonly rtpPackets: number;
+  readonly timeoutS: number;
+}
+
+/** Starts the hand-driven session in `host` (see SESSION_SCRIPT); each step waits for the client's report. */
+export function startRawRtspSession(lab: Lab, host: LabHost, opts: RawRtspSessionOptions): RawRtspSession {
+  const script = writeScript(lab, 'rtsp-raw-session', SESSION_SCRIPT);
+  const cfg = { url: opts.url, clientPort: opts.clientPort, rtpPackets: opts.rtpPackets, timeoutS: opts.timeoutS };
+  const proc = lab.spawn(host, ['timeout', '-k', '3', String(opts.timeoutS + 30), GI_PYTHON, '-u', script, JSON.stringify(cfg)]);
+  const step = async (event: string): Promise<Record<string, unknown>> => {
+    const m = await proc.waitForOutput(new RegExp(`^\\{.*"event": "(${event}|error)"\\}$`, 'm'), (opts.timeoutS + 10) * 1000, 'stdout');
+    const report = JSON.parse(m[0]) as Record<string, unknown>;
+    if (report['event'] === 'error') throw new Error(`RTSP session failed: ${String(report['message'])}`);
+    return report;
+  };
+  return {
+    playing: async () => {
+      const r = await step('playing');
+      return { rtp: Number(r['rtp']), transport: typeof r['transport'] === 'string' ? r['transport'] : null };
+    },
+    teardown: async () => {
+      proc.write('teardown\n');
+      await step('torn-down');
+    },
+    close: async () => {
+      proc.write('close\n');
+      await step('closed');
+      await proc.waitForExit(10_000);
+    },
+  };
 }

@@ -27,11 +27,12 @@ import { spawnSync } from 'node:child_process';
 import { CLIENT2_V4, CLIENT_V4, GATEWAY_PUBLIC_V4, SERVER_V4 } from '../../host/lab/addresses';
 import type { Lab, LabHost } from '../../host/lab/lab';
 import {
-  decoded, describeGstResult, runFfmpegRtspClient, runGstRtspClient,
+  decoded, describeGstResult, runFfmpegRtspClient, runGstRtspClient, startRawRtspSession,
   type FfmpegClientResult, type GstClientOptions, type GstClientResult,
 } from '../../host/lab/rtsp-clients';
 import { GI_PYTHON, RTSP_MOUNTS, startRtspServer, type RtspServer, type RtspSetupSeen } from '../../host/lab/rtsp-server';
 import { GATEWAY_PRIVATE2_IFACE, GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topology';
+import { runCommand } from '../../host/os/run-command';
 import { describeLab, useLab } from '../lab/require-lab';
 import { useLabAlgd } from '../support/lab-algd';
 import { findTool } from '../support/require-tool';
@@ -163,11 +164,18 @@ const CASES: readonly RtspCase[] = [
       const receive = mustMap(c.gateway);
       // The shared stream comes from one server port pair to both, so the masquerade cannot tell the clients' flows apart by the server's port.
       const opts = { url: c.server.url(SERVER_V4, RTSP_MOUNTS.sharedVideo), protocols: 'udp', natMethod: 'dummy', portRange: SHARED_PORTS, want: { video: VIDEO_FRAMES } } as const;
+      // The gateway's three sides are captured, for the failure message: who sent what to which port.
+      const captures = await Promise.all([GATEWAY_PUBLIC_IFACE, GATEWAY_PRIVATE_IFACE, GATEWAY_PRIVATE2_IFACE].map((i) => c.lab.capture('gateway', i, 'udp')));
       const [[one, two], setups] = await setupsDuring(c.server, () =>
         // Without an ALG either may be the one that gets nothing, so both wait the shorter time; a stream arrives within about 1.5 s.
         Promise.all([gst(c, 'client', opts, receive), gst(c, 'client2', opts, receive)]));
+      const pcaps = await Promise.all(captures.map((cap) => cap.stop()));
+      const conversations = async (): Promise<string> =>
+        (await Promise.all(pcaps.map(async (f) => (await runCommand(['tshark', '-n', '-r', f, '-q', '-z', 'conv,udp'], { timeoutMs: 20_000 })).stdout))).join('\n');
       // Both really listened on the same ports, each behind its own private network, on one stream.
-      expect([one.ports, two.ports]).toEqual([[SHARED_PORTS.from, SHARED_PORTS.to], [SHARED_PORTS.from, SHARED_PORTS.to]]);
+      const both = `client: ${describeGstResult(one)}\nclient2: ${describeGstResult(two)}`;
+      if (receive && !(one.complete && two.complete)) throw new Error(`${both}\nserver: ${JSON.stringify(setups)}\n${await conversations()}`);
+      expect([one.ports, two.ports, both]).toEqual([[SHARED_PORTS.from, SHARED_PORTS.to], [SHARED_PORTS.from, SHARED_PORTS.to], both]);
       expect(setups.map((s) => s.peer).sort()).toEqual([seenAs(c.gateway, 'client'), seenAs(c.gateway, 'client2')].sort());
       const asked = setups.map((s) => clientPorts(s.request));
       if (c.gateway === 'masquerade') {
@@ -380,6 +388,35 @@ describeRtspLab('RTSP through algd (nfqueue driver, RTSP plugin): GStreamer serv
     const delta = (name: string): number => (rtspPlugin(after).counters[name] ?? 0) - (rtspPlugin(before).counters[name] ?? 0);
     expect([delta('teardown'), delta('stream-mapped')]).toEqual([1, 2]);
     expect(Object.values(rtspPlugin(after).failures).every((n) => n === 0)).toBe(true);
+  });
+
+  it('removes the mappings on TEARDOWN itself, while the control connection is still open (a hand-driven session)', async () => {
+    await untilQuiet(status, 10_000);
+    const clientPort = 42000;
+    const session = startRawRtspSession(lab(), 'client', { url: videoUrl(server()), clientPort, rtpPackets: 20, timeoutS: RECEIVE_TIMEOUT_S });
+    try {
+      const playing = await session.playing();
+      expect(playing.rtp).toBe(20);
+      // The reply is rewritten back: the client reads its own ports.
+      expect(clientPorts(playing.transport)).toBe(`${clientPort}-${clientPort + 1}`);
+      const open = await status();
+      expect(open.sessions).toHaveLength(1);
+      expect(open.engine.mappings.filter((m) => m.active).map((m) => m.mapping.replace(/:\d+ both/, ':P both').replace(/remote 203\.0\.113\.2:\d+$/, 'remote 203.0.113.2:S')).sort()).toEqual([
+        `udp 198.51.100.2:${clientPort} <-> 203.0.113.1:P both remote 203.0.113.2:S`,
+        `udp 198.51.100.2:${clientPort + 1} <-> 203.0.113.1:P both remote 203.0.113.2:S`,
+      ]);
+      await session.teardown();
+      let tornDown = await status();
+      for (let i = 0; i < 20 && tornDown.engine.mappings.some((m) => m.active); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        tornDown = await status();
+      }
+      expect(tornDown.sessions).toHaveLength(1);
+      expect(tornDown.engine.mappings.filter((m) => m.active)).toEqual([]);
+    } finally {
+      await session.close();
+    }
+    expect((await untilQuiet(status, 10_000)).sessions).toEqual([]);
   });
 });
 
