@@ -108,6 +108,7 @@ export class NatEngine {
     const other = this.activeByPublic.get(publicKey);
     if (other) throw new Error(`public endpoint ${formatEndpoint(spec.public)} is already mapped (${other.describe()})`);
     this.activeByPublic.set(publicKey, mapping);
+    if (mapping.protocol === 'udp' && !mapping.anyPrivatePort) this.supersedeUdpFlows(mapping);
     this.mappings.set(mapping.id, mapping);
     this.counters.mappingsCreated++;
     // A carried mapping is never looked up: its packets belong to the owner's socket.
@@ -115,6 +116,23 @@ export class NatEngine {
     if (mapping.direction !== 'outbound') addToIndex(this.inboundMappings, mappingKey(proto, mapping.public.port), mapping);
     if (mapping.direction !== 'inbound') addToIndex(this.outboundMappings, mappingKey(proto, mapping.private.port), mapping);
     return mapping;
+  }
+
+  /**
+   * UDP has no end of connection: a flow made through a mapping that has
+   * ended lives on until it idles out. When a new mapping is made for the
+   * same private endpoint, the application has moved on (a phone's next
+   * call from the same RTP port, a channel renewed on new terms): its
+   * datagrams must follow the new mapping, and a left-over flow holding the
+   * private endpoint's tuples would make the engine refuse them as tuple
+   * conflicts. So those flows go; the next datagram takes the new mapping.
+   */
+  private supersedeUdpFlows(next: Mapping): void {
+    for (const old of [...this.mappings.values()]) {
+      if (old.active || old.liveFlows === 0 || old.protocol !== 'udp' || old.family !== next.family) continue;
+      if (old.private.port !== next.private.port || formatEndpoint(old.private.endpoint) !== formatEndpoint(next.private.endpoint)) continue;
+      this.removeMapping(old, { closeFlows: true });
+    }
   }
 
   /**

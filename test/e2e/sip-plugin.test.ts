@@ -106,8 +106,6 @@ function expectByeFromFarSide(o: SippCallOutcome, calls: number): void {
 interface WorkingCaseOptions {
   /** Run after each case (algd: its status). */
   readonly check?: (what: string, calls: number) => Promise<void>;
-  /** Cases that should work but do not yet through this gateway: `it.failing`, with the reason. */
-  readonly knownFailures?: Readonly<Record<string, string>>;
 }
 
 /** The cases with an ALG on the gateway: every call works, with media both ways. */
@@ -169,18 +167,14 @@ function workingCases(lab: () => Lab, after?: WorkingCaseOptions): void {
 
   // A phone with a fixed RTP port calls the same media endpoint twice in a row: the second call's media must flow too.
   const reusedTitle = 'two calls in a row from the same RTP port to the same far media port: RTP arrives both ways in the second call too';
-  const reusedFailure = after?.knownFailures?.['reused'];
-  const reusedTest = async (): Promise<void> => {
+  it(reusedTitle, async () => {
     for (const n of [1, 2]) {
       const o = await sippOutgoingCall(lab(), { name: `reused-${n}`, transport: 'udp', mediaPorts: MEDIA['reused'], pcap: SIPP_DTMF_PCAP, holdMs: SHORT_HOLD_MS, timeoutS: CALL_TIMEOUT_S });
       expectAllCallsOk(o, 1);
       expect({ call: n, atServer: o.rtpAtServer, atPhone: o.rtpAtPhone }).toEqual({ call: n, atServer: o.rtpPlayedEach, atPhone: o.rtpPlayedEach });
       expectByeFromFarSide(o, 1);
     }
-  };
-  if (reusedFailure === undefined) it(reusedTitle, reusedTest);
-  // A real failure, explained where it is set; the test turns red once it works.
-  else it.failing(`${reusedTitle} (known to fail: ${reusedFailure})`, reusedTest);
+  });
 }
 
 const REQUIRE_ALL = process.env['ALGD_REQUIRE_ALL'] === '1';
@@ -235,18 +229,6 @@ async function untilCallMappingsEnd(status: () => Promise<Status>, timeoutMs: nu
   return s;
 }
 
-/**
- * Why a second call from the same RTP port to the same far media port gets
- * no media from the far side through algd yet. The first call's outbound
- * RTP flow (198.51.100.2:P -> server, translated to the public port of the
- * first call's mapping) outlives that mapping, which BYE ended. The second
- * call's offer is mapped on a new public port and announced; the far side
- * sends there, and the engine drops every such packet as `tuple-conflict`
- * (its translation back to 198.51.100.2:P collides with the old flow's
- * reply tuple), while the phone's own RTP keeps leaving through the old
- * flow's port. The kernel's ALG keeps the phone's port and passes.
- */
-const REUSED_PORT = 'the engine drops the far side\'s RTP to the second call\'s new public port as tuple-conflict against the first call\'s live flow';
 
 describeSipLab('SIP through algd (nfqueue driver, SIP plugin): sipp on both sides', () => {
   const lab = useLab({ name: 'sipalgd' });
@@ -276,10 +258,9 @@ describeSipLab('SIP through algd (nfqueue driver, SIP plugin): sipp on both side
       const registrations = what === 'incoming' ? 1 : 0;
       expect({ what, ended }).toEqual({ what, ended: created - registrations });
     },
-    knownFailures: { reused: REUSED_PORT },
   });
 
-  it('status: the plugin never failed, no call left a mapping active, nothing was dropped but the known tuple conflicts', async () => {
+  it('status: the plugin never failed, no call left a mapping active, nothing was dropped', async () => {
     const s = await untilCallMappingsEnd(status, 5_000);
     const sip = s.plugins.find((p) => p.name === 'sip')!;
     expect(sip.state).toBe('enabled');
@@ -287,7 +268,7 @@ describeSipLab('SIP through algd (nfqueue driver, SIP plugin): sipp on both side
     expect(callMappingsLeft(s)).toEqual([]);
     expect(s.engine.mappings.filter((m) => m.active).map((m) => m.mapping)).toEqual([expect.stringMatching(REGISTRATION_PINHOLE)]);
     for (const m of s.engine.mappings) expect(m.owner).toMatch(/^sip-\d+$/);
-    expect(Object.keys(s.engine.counters.drops).filter((d) => d !== 'tuple-conflict')).toEqual([]);
+    expect(s.engine.counters.drops).toEqual({});
   });
 });
 

@@ -195,6 +195,35 @@ describe('NatEngine: data-channel mappings', () => {
     expect(engine.listMappings()[0]!.active).toBe(true);
   });
 
+  it("a new UDP mapping for the same private endpoint supersedes the flows an ended one left (a phone's next call from the same RTP port)", () => {
+    const { events, handlers } = recorder();
+    const engine = new NatEngine({ events: handlers });
+    const call = (publicPort: number, owner: string) => engine.createMapping({
+      protocol: 'udp', private: endpoint(CLIENT, 6000), public: endpoint(GW_PUBLIC, publicPort), remote: { address: ipAddress(SERVER) }, direction: 'both', persistent: true, owner,
+    });
+    const first = call(61002, 'call-1');
+    expect(run(engine, buildPacket(v4(CLIENT, SERVER), udp(6000, 20000, 'rtp-1')), fromPrivate)[0]).toBe('translated');
+    // The call ends (BYE): its mapping goes, its flow lives on until it idles out.
+    engine.removeMapping(first);
+    expect(engine.flowCount).toBe(1);
+
+    const second = call(61004, 'call-2');
+    expect(engine.flowCount).toBe(0);
+    expect(events).toEqual([`used ${first.id}`, `ended ${first.id} removed`, `released ${first.id}`]);
+    // The far side sends to the port the second call announced, and the phone's RTP leaves from it.
+    const inbound = buildPacket(v4(SERVER, GW_PUBLIC), udp(20000, 61004, 'rtp-in'));
+    expect(run(engine, inbound, fromPublic)).toEqual(['translated', toHex(buildPacket(v4(SERVER, CLIENT), udp(20000, 6000, 'rtp-in')))]);
+    const outbound = buildPacket(v4(CLIENT, SERVER), udp(6000, 20000, 'rtp-2'));
+    expect(run(engine, outbound, fromPrivate)).toEqual(['translated', toHex(buildPacket(v4(GW_PUBLIC, SERVER), udp(61004, 20000, 'rtp-2')))]);
+    expect(engine.counters.snapshot().drops).toEqual({});
+    expect(second.liveFlows).toBe(1);
+
+    // Another private port, or TCP, is left alone.
+    engine.removeMapping(second);
+    engine.createMapping({ protocol: 'udp', private: endpoint(CLIENT, 6002), public: endpoint(GW_PUBLIC, 61006), direction: 'both', persistent: true, owner: 'call-3' });
+    expect(engine.flowCount).toBe(1);
+  });
+
   it('removing an owner ends its mappings and, when asked, cuts their connections', () => {
     const { events, handlers } = recorder();
     const engine = new NatEngine({ events: handlers });
