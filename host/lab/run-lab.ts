@@ -16,6 +16,9 @@ import { captureKernelNat } from './kernel-nat-capture';
 import { Lab } from './lab';
 import { listNetns } from './netns';
 import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from './topology';
+import { decoded, describeGstResult, runGstRtspClient } from './rtsp-clients';
+import { RTSP_MOUNTS, startRtspServer } from './rtsp-server';
+import { SIPP_SPEECH_PCAP, sippOutgoingCall } from './sipp';
 import { startVsftpd } from './vsftpd';
 
 /** One line of the summary. */
@@ -24,6 +27,10 @@ export interface LabStep {
   readonly status: 'passed' | 'failed' | 'not run';
   readonly detail: string;
   readonly ms: number;
+  /** Data-channel mappings algd opened and closed during the step (steps that run algd). */
+  readonly mappings?: { readonly opened: number; readonly closed: number };
+  /** Bytes of control messages algd's plugins rewrote during the step. */
+  readonly bytesRewritten?: number;
 }
 
 export interface LabReport {
@@ -42,7 +49,15 @@ export interface RunLabOptions {
 interface LabStatus {
   driverStats: { received: number };
   sessionsEnded: Record<string, number>;
-  plugins: { name: string; builtin: boolean; captures: { listener: number }[]; counters: Record<string, number> }[];
+  plugins: { name: string; builtin: boolean; captures: { listener: number }[]; counters: Record<string, number>; bytesRewritten: number }[];
+  sessions: unknown[];
+  engine: { mappings: { active: boolean }[]; counters: { mappingsCreated: number; mappingsEnded: number } };
+}
+
+/** What algd did in a step, for the summary's columns. */
+interface AlgdFigures {
+  mappings: { opened: number; closed: number };
+  bytesRewritten: number;
 }
 
 /** The SDK's example plugins (a plugins folder), next to the built package. */
@@ -54,7 +69,7 @@ function examplesDir(): string {
  * Runs `algd start` (nfqueue driver) in the gateway for `body`, then stops
  * it with SIGTERM and checks it exited 0 and left no rule and no socket.
  */
-async function withAlgd(l: Lab, tag: string, plugins: Record<string, { enabled: boolean }>, body: (status: () => Promise<LabStatus>) => Promise<string>, extra: Record<string, unknown> = {}): Promise<string> {
+async function withAlgd(l: Lab, tag: string, plugins: Record<string, { enabled: boolean }>, body: (status: () => Promise<LabStatus>) => Promise<string>, extra: Record<string, unknown> = {}, figures?: AlgdFigures): Promise<string> {
   const config = join(l.workDir, `algd-${tag}.json`);
   const socket = join(l.workDir, `algd-${tag}.sock`);
   writeFileSync(config, JSON.stringify({
@@ -73,6 +88,11 @@ async function withAlgd(l: Lab, tag: string, plugins: Record<string, { enabled: 
     const installed = (await algdRulesIn(l)).length;
     const status = async (): Promise<LabStatus> => JSON.parse((await l.execOk('gateway', [process.execPath, algdEntryPoint(), 'status', '--json', '--config', config])).stdout) as LabStatus;
     const detail = await body(status);
+    if (figures) {
+      const last = await untilNoActiveMapping(status);
+      figures.mappings = { opened: last.engine.counters.mappingsCreated, closed: last.engine.counters.mappingsEnded };
+      figures.bytesRewritten = last.plugins.reduce((n, p) => n + p.bytesRewritten, 0);
+    }
     const exit = await algd.kill('SIGTERM');
     if (exit.code !== 0) throw new Error(`algd exited with ${exit.code ?? exit.signal} on SIGTERM`);
     const left = await algdRulesIn(l);
@@ -84,11 +104,19 @@ async function withAlgd(l: Lab, tag: string, plugins: Record<string, { enabled: 
   }
 }
 
-/** What the lab cannot show yet, named rather than silently left out. */
-const NOT_YET = [
-  { name: 'SIP call with media through algd', needs: 'the SIP plugin' },
-  { name: 'RTSP stream through algd', needs: 'the RTSP plugin' },
-];
+/** How long the lab's call lasts: the speech sipp ships (236 RTP packets of 20 ms) and a margin. */
+const SPEECH_MS = 8_000;
+
+/** Polls status until the sessions' mappings have ended (BYE, TEARDOWN and closing connections take a moment), at most 5 s. */
+async function untilNoActiveMapping(status: () => Promise<LabStatus>): Promise<LabStatus> {
+  const deadline = Date.now() + 5_000;
+  let s = await status();
+  while (s.engine.mappings.some((m) => m.active) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    s = await status();
+  }
+  return s;
+}
 
 /** What algd leaves in the gateway's firewall while running: its iptables chains and its nftables table. */
 async function algdRulesIn(l: Lab): Promise<string[]> {
@@ -106,12 +134,14 @@ export async function runLab(opts: RunLabOptions): Promise<LabReport> {
   const steps: LabStep[] = [];
   let lab: Lab | undefined;
 
-  const step = async (name: string, body: () => Promise<string>): Promise<boolean> => {
+  const step = async (name: string, body: (figures: AlgdFigures) => Promise<string>): Promise<boolean> => {
     opts.progress(`… ${name}`);
     const started = Date.now();
+    const figures: AlgdFigures = { mappings: { opened: -1, closed: -1 }, bytesRewritten: -1 };
     try {
-      const detail = await body();
-      steps.push({ name, status: 'passed', detail, ms: Date.now() - started });
+      const detail = await body(figures);
+      const measured = figures.bytesRewritten >= 0 ? { mappings: figures.mappings, bytesRewritten: figures.bytesRewritten } : {};
+      steps.push({ name, status: 'passed', detail, ms: Date.now() - started, ...measured });
       opts.progress(`✓ ${name}: ${detail}`);
       return true;
     } catch (err) {
@@ -143,7 +173,7 @@ export async function runLab(opts: RunLabOptions): Promise<LabReport> {
       });
     }
 
-    await step('FTP through algd: vsftpd to curl in active (PORT, EPRT over IPv6) and passive (EPSV) mode', async () => {
+    await step('FTP through algd: vsftpd to curl in active (PORT, EPRT over IPv6) and passive (EPSV) mode', async (figures) => {
       const base = join(l.workDir, 'ftp');
       const root = join(base, 'root');
       mkdirSync(join(root, 'pub'), { recursive: true });
@@ -165,13 +195,13 @@ export async function runLab(opts: RunLabOptions): Promise<LabReport> {
           }
           const ftp = (await status()).plugins.find((p) => p.name === 'ftp');
           return `${modes.length} downloads of ${file.length} bytes arrived identical; the FTP plugin mapped ${ftp?.counters['active-mapped'] ?? 0} active and ${ftp?.counters['passive-mapped'] ?? 0} passive data channel(s)`;
-        });
+        }, {}, figures);
       } finally {
         await vsftpd.process.kill('SIGTERM');
       }
     });
 
-    await step('plugin host: the TFTP example plugin, a third-party package loaded from sdk/examples, carries a tftp-hpa download through the gateway', async () => {
+    await step('plugin host: the TFTP example plugin, a third-party package loaded from sdk/examples, carries a tftp-hpa download through the gateway', async (figures) => {
       const root = join(l.workDir, 'tftp-root');
       mkdirSync(root, { recursive: true });
       const file = randomBytes(256 * 1024);
@@ -187,16 +217,44 @@ export async function runLab(opts: RunLabOptions): Promise<LabReport> {
           const tftp = (await status()).plugins.find((p) => p.name === 'tftp');
           if (!tftp || tftp.builtin) throw new Error('the tftp plugin was not loaded from the plugins folder');
           return `${file.length} bytes arrived identical (SHA-256 ${createHash('sha256').update(got).digest('hex').slice(0, 16)}…); the plugin mapped the server's transfer port (${tftp.counters['rrq'] ?? 0} read request)`;
-        }, { pluginsDir: examplesDir() });
+        }, { pluginsDir: examplesDir() }, figures);
       } finally {
         await tftpd.kill('SIGTERM');
       }
     });
+
+    await step('SIP through algd: a sipp phone behind the gateway calls a sipp UA on the server over UDP, RTP both ways, the far side hangs up', async (figures) => {
+      return withAlgd(l, 'sip', { ftp: { enabled: false }, sip: { enabled: true }, rtsp: { enabled: false } }, async (status) => {
+        const o = await sippOutgoingCall(l, { name: 'lab-call', transport: 'udp', pcap: SIPP_SPEECH_PCAP, holdMs: SPEECH_MS, timeoutS: 30 });
+        if (o.phone.successfulCalls !== 1 || o.far.successfulCalls !== 1) {
+          throw new Error(`the call did not complete: phone ${o.phone.successfulCalls} ok / ${o.phone.failedCalls} failed, far side ${o.far.successfulCalls} ok / ${o.far.failedCalls} failed`);
+        }
+        if (o.rtpAtServer !== o.rtpPlayedEach || o.rtpAtPhone !== o.rtpPlayedEach) {
+          throw new Error(`RTP lost: ${o.rtpAtServer} of ${o.rtpPlayedEach} packets reached the server, ${o.rtpAtPhone} of ${o.rtpPlayedEach} the phone`);
+        }
+        const sip = (await status()).plugins.find((p) => p.name === 'sip');
+        const contact = o.far.seen['contact']?.[0] ?? '?';
+        return `1 call completed; ${o.rtpPlayedEach} RTP packets arrived each way; the far side saw the phone as ${contact} and its BYE reached the phone (${sip?.counters['media-mapped'] ?? 0} media stream(s) mapped)`;
+      }, {}, figures);
+    });
+
+    await step('RTSP through algd: a GStreamer RTSP server on the server, rtspsrc behind the gateway receiving H.264 video and audio over UDP without punching holes', async (figures) => {
+      const server = await startRtspServer(l);
+      try {
+        return await withAlgd(l, 'rtsp', { ftp: { enabled: false }, sip: { enabled: false }, rtsp: { enabled: true } }, async () => {
+          const r = await runGstRtspClient(l, 'client', {
+            url: server.url(SERVER_V4, RTSP_MOUNTS.audioVideo), protocols: 'udp', natMethod: 'none', want: { video: 30, audio: 30 }, timeoutS: 20,
+          });
+          if (decoded(r, 'video') < 30 || decoded(r, 'audio') < 30) throw new Error(`the stream did not arrive: ${describeGstResult(r)}`);
+          const asked = server.setups().map((x) => x.request ?? '?');
+          return `${decoded(r, 'video')} video frames and ${decoded(r, 'audio')} audio buffers decoded; the server was asked for ${asked.join(' and ')} (the gateway's public pairs), and TEARDOWN ended every mapping`;
+        }, {}, figures);
+      } finally {
+        await server.process.kill('SIGTERM');
+      }
+    });
   }
 
-  for (const missing of NOT_YET) {
-    steps.push({ name: missing.name, status: 'not run', detail: `needs ${missing.needs}, not built yet`, ms: 0 });
-  }
 
   if (lab) {
     const l = lab;
@@ -213,10 +271,17 @@ export async function runLab(opts: RunLabOptions): Promise<LabReport> {
 /** The summary table. */
 export function formatLabReport(report: LabReport): string {
   const mark = { passed: 'pass', failed: 'FAIL', 'not run': '—' } as const;
-  const nameWidth = Math.max(...report.steps.map((s) => s.name.length));
-  const lines = report.steps.map((s) => `${mark[s.status].padEnd(4)}  ${s.name.padEnd(nameWidth)}  ${(s.ms / 1000).toFixed(1).padStart(5)} s  ${s.detail}`);
+  const mappings = (s: LabStep): string => (s.mappings ? `${s.mappings.opened}/${s.mappings.closed}` : '');
+  const rewritten = (s: LabStep): string => (s.bytesRewritten !== undefined ? String(s.bytesRewritten) : '');
+  // The figures first, in columns; each step's name, then its detail indented below it.
+  const lines = [`      ${'time'.padStart(7)}  ${'mappings'.padStart(8)}  ${'rewritten'.padStart(9)}  step`];
+  for (const s of report.steps) {
+    lines.push(`${mark[s.status].padEnd(4)}  ${(s.ms / 1000).toFixed(1).padStart(5)} s  ${mappings(s).padStart(8)}  ${rewritten(s).padStart(9)}  ${s.name}`);
+    lines.push(`${' '.repeat(38)}${s.detail}`);
+  }
+  lines.push('', "mappings: data-channel mappings algd opened/closed in the step; rewritten: bytes of control messages algd's plugins rewrote");
   const passed = report.steps.filter((s) => s.status === 'passed').length;
   const failed = report.steps.filter((s) => s.status === 'failed').length;
   const notRun = report.steps.filter((s) => s.status === 'not run').length;
-  return `${lines.join('\n')}\n\n${passed} passed, ${failed} failed, ${notRun} not run yet\n`;
+  return `${lines.join('\n')}\n\n${passed} passed, ${failed} failed${notRun > 0 ? `, ${notRun} not run` : ''}\n`;
 }
