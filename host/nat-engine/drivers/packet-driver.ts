@@ -36,6 +36,15 @@ export interface ListenerPlacement {
    * clients' connections to the same control port by that.
    */
   readonly upstreamFromListenerPorts: boolean;
+  /**
+   * An inbound data channel to a private host must show the gateway as the
+   * host's peer (the gateway's private address and a mapping port), so that
+   * the host's replies come back to the gateway where the driver captures
+   * them by mapping port: a driver working after the OS's own NAT (WinDivert
+   * on ICS) cannot capture a client's replies from its own data port.
+   * Default false.
+   */
+  readonly inboundChannelsFromGateway?: boolean;
 }
 
 /**

@@ -76,13 +76,20 @@
  *   installer must add a Windows Firewall rule admitting listenerPorts only
  *   from loopback and the private adapters.
  *
- * Data channels through ICS: ICS translates the private side of a data
- * connection itself, so a userland mapping from the boundary address to a
- * private client cannot be carried through it the way the Linux driver
- * does. The filter captures inbound connections to mappingPorts on public
- * adapters (the engine handles them where no NAT is in the way: a
- * firewalled adapter); carrying data channels across ICS is an open design
- * point for the host (ICS port mappings), not something the driver can do.
+ * ## Data channels
+ *
+ * ICS translates a private client's packets itself, and a static filter
+ * cannot follow a client's own data port, so an inbound data channel is
+ * carried entirely in userland, both ends translated: the host makes the
+ * private host see the gateway as its peer (ListenerPlacement
+ * .inboundChannelsFromGateway: the gateway's private address and a mapping
+ * port). The filter captures connections to mappingPorts inbound on public
+ * adapters (the remote peer's side) and on private adapters (the private
+ * host's replies, addressed to the gateway itself). After translation both
+ * directions come from one of the gateway's own addresses, so the driver
+ * sends them outbound, as the gateway's own packets: to the private host
+ * out of its adapter, to the remote peer out of the boundary adapter, past
+ * ICS (which translates only forwarded traffic).
  *
  * ## Data path
  *
@@ -173,8 +180,8 @@ interface OpenState {
 /** The `windivert` driver. See the module comment. */
 export class WindivertDriver implements PacketDriver {
   readonly name = 'windivert';
-  /** See "The redirect to the listener" above. */
-  readonly listenerPlacement: ListenerPlacement = { ipv4: 'adapter', upstreamFromListenerPorts: true };
+  /** See "The redirect to the listener" and "Data channels" above. */
+  readonly listenerPlacement: ListenerPlacement = { ipv4: 'adapter', upstreamFromListenerPorts: true, inboundChannelsFromGateway: true };
   private state: OpenState | undefined;
   private closing: Promise<void> | undefined;
   private readonly counters = { received: 0, accepted: 0, dropped: 0, modified: 0, errors: 0 };
@@ -302,6 +309,7 @@ export class WindivertDriver implements PacketDriver {
         if (outcome === 'translated') {
           this.counters.modified++;
           if (a.loopback) this.leaveLoopback(a, packets, inOff);
+          else if (!a.outbound) this.leaveAsGateway(a, packets, inOff);
         }
         if (outOff !== inOff) packets.copyWithin(outOff, inOff, inOff + len);
         if (kept !== i) addresses.copyWithin(kept * WINDIVERT_ADDRESS_SIZE, i * WINDIVERT_ADDRESS_SIZE, (i + 1) * WINDIVERT_ADDRESS_SIZE);
@@ -355,6 +363,22 @@ export class WindivertDriver implements PacketDriver {
     if (ifIdx === undefined) return;
     a.outbound = false;
     a.loopback = false;
+    a.ifIdx = ifIdx;
+    a.subIfIdx = 0;
+  }
+
+  /**
+   * An inbound packet the engine translated to come from one of the
+   * gateway's own addresses (a data channel that shows the gateway as the
+   * private host's peer, either way) is the gateway's packet now: it is sent
+   * outbound from the interface owning that address. Injected inbound with a
+   * local source, the stack would drop it as spoofed.
+   */
+  private leaveAsGateway(a: WindivertAddress, packets: Buffer, off: number): void {
+    const v6 = packets[off]! >> 4 === 6;
+    const ifIdx = this.localAddresses!.ifIdxOf(packets, off + (v6 ? 8 : 12), v6 ? 16 : 4);
+    if (ifIdx === undefined) return;
+    a.outbound = true;
     a.ifIdx = ifIdx;
     a.subIfIdx = 0;
   }

@@ -22,8 +22,13 @@
  *    replies of redirected connections get their source translated back.
  *    The host's upstream connections leave by a public adapter and are not
  *    matched.
- * 4. `inbound and <public ifIdx> and <dst port in mappingPorts>`: data
- *    channels opened from outside towards a mapping.
+ * 4. `inbound and <public or private ifIdx> and <dst port in
+ *    mappingPorts>`: data channels opened from outside towards a mapping
+ *    and, on private adapters, the private host's side of such a channel:
+ *    an inbound channel reaches the private host from the gateway's own
+ *    address and a mapping port (ListenerPlacement.inboundChannelsFromGateway),
+ *    because a static filter cannot follow the host's own data port and ICS
+ *    would translate its replies itself.
  *
  * WinDivert's language has no strings, so nothing is escaped: adapters are
  * resolved to interface indexes before this module is called, and every
@@ -156,7 +161,7 @@ export function buildWindivertFilter(spec: CaptureSpec, ifIndexes: ReadonlyMap<s
     all([flag('inbound'), priv, controlDst]),
     all([flag('outbound'), flag('not loopback'), pub, controlDstNotHost]),
     all([flag('outbound'), join('or', [flag('loopback'), ...(priv ? [priv] : [])]), listenerSrc]),
-    all([flag('inbound'), pub, mappingDst]),
+    all([flag('inbound'), ifIdxSet([...sides.public, ...sides.private]), mappingDst]),
   ].filter((c): c is Expr => c !== undefined);
 
   const body = join('or', clauses);

@@ -18,7 +18,7 @@ describe('buildWindivertFilter', () => {
       '(inbound and ifIdx == 2 and tcp.DstPort == 21)' +
         ' or (outbound and not loopback and ifIdx == 3 and tcp.DstPort == 21 and (tcp.SrcPort < 3000 or tcp.SrcPort > 5000))' +
         ' or (outbound and (loopback or ifIdx == 2) and (tcp.SrcPort >= 3000 and tcp.SrcPort <= 5000))' +
-        ' or (inbound and ifIdx == 3 and ((tcp.DstPort >= 61000 and tcp.DstPort <= 64999) or (udp.DstPort >= 61000 and udp.DstPort <= 64999)))',
+        ' or (inbound and (ifIdx == 2 or ifIdx == 3) and ((tcp.DstPort >= 61000 and tcp.DstPort <= 64999) or (udp.DstPort >= 61000 and udp.DstPort <= 64999)))',
     );
   });
 
@@ -40,14 +40,14 @@ describe('buildWindivertFilter', () => {
         '(inbound and (ifIdx == 2 or ifIdx == 7) and (tcp.DstPort == 21 or (tcp.DstPort >= 554 and tcp.DstPort <= 555) or udp.DstPort == 5060))' +
         ' or (outbound and not loopback and (ifIdx == 3 or ifIdx == 11) and (((tcp.DstPort == 21 or (tcp.DstPort >= 554 and tcp.DstPort <= 555)) and (tcp.SrcPort < 3000 or tcp.SrcPort > 5000)) or (udp.DstPort == 5060 and (udp.SrcPort < 3000 or udp.SrcPort > 5000))))' +
         ' or (outbound and (loopback or ifIdx == 2 or ifIdx == 7) and ((tcp.SrcPort >= 3000 and tcp.SrcPort <= 5000) or (udp.SrcPort >= 3000 and udp.SrcPort <= 5000)))' +
-        ' or (inbound and (ifIdx == 3 or ifIdx == 11) and ((tcp.DstPort >= 61000 and tcp.DstPort <= 64999) or (udp.DstPort >= 61000 and udp.DstPort <= 64999)))' +
+        ' or (inbound and (ifIdx == 2 or ifIdx == 3 or ifIdx == 7 or ifIdx == 11) and ((tcp.DstPort >= 61000 and tcp.DstPort <= 64999) or (udp.DstPort >= 61000 and udp.DstPort <= 64999)))' +
         ')',
     );
   });
 
   it('guards IPv6-only captures with ipv6, and writes single-port ranges as equality', () => {
     const spec: CaptureSpec = { ...BASE, families: [6], controlPorts: [], mappingPorts: { from: 62000, to: 62000 } };
-    expect(buildWindivertFilter(spec, INDEXES)).toBe('ipv6 and inbound and ifIdx == 3 and (tcp.DstPort == 62000 or udp.DstPort == 62000)');
+    expect(buildWindivertFilter(spec, INDEXES)).toBe('ipv6 and inbound and (ifIdx == 2 or ifIdx == 3) and (tcp.DstPort == 62000 or udp.DstPort == 62000)');
   });
 
   it('excludes the host\'s upstream ports at the edges of the port space correctly', () => {

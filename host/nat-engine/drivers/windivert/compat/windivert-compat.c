@@ -92,6 +92,7 @@
 struct pending {
     uint32_t id;
     int live;
+    int outbound; /* the path it was captured on */
     uint64_t at_ns;
 };
 
@@ -238,7 +239,7 @@ static int pending_timeout(struct wdc_handle *h, uint64_t now)
     return -1;
 }
 
-static void pending_add(struct wdc_handle *h, uint32_t id, uint64_t now)
+static void pending_add(struct wdc_handle *h, uint32_t id, int outbound, uint64_t now)
 {
     struct pending *s = &h->slots[id & (PENDING_CAP - 1)];
     if (h->fifo_count == PENDING_CAP) {
@@ -255,6 +256,7 @@ static void pending_add(struct wdc_handle *h, uint32_t id, uint64_t now)
     if (s->live && s->id != id) verdict_drop(h, s->id);
     s->id = id;
     s->live = 1;
+    s->outbound = outbound;
     s->at_ns = now;
     h->fifo[(h->fifo_head + h->fifo_count) & (PENDING_CAP - 1)] = id;
     h->fifo_count++;
@@ -341,7 +343,7 @@ static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_d
         b->full = 1;
     }
     if (h->flags & FLAG_SNIFF) nfq_set_verdict(qh, id, NF_ACCEPT, 0, NULL);
-    else pending_add(h, id, now_ns());
+    else pending_add(h, id, m.outbound, now_ns());
     return 0;
 }
 
@@ -506,7 +508,13 @@ int WinDivertSendEx(WDC_HANDLE handle, const void *pPacket, unsigned packetLen, 
         if (a[A_FLAGS] & AF_TCP_CHECKSUM) no |= WDC_NO_TCP_CHECKSUM;
         if (a[A_FLAGS] & AF_UDP_CHECKSUM) no |= WDC_NO_UDP_CHECKSUM;
         wdc_calc_checksums(h->scratch, len, no);
-        if (rd32(a + A_TOKEN_TAG) == h->tag && s->live && s->id == id) {
+        if (rd32(a + A_TOKEN_TAG) == h->tag && s->live && s->id == id && (a[A_FLAGS] & AF_OUTBOUND) && !s->outbound) {
+            /* Captured inbound, sent outbound: the gateway sends it now (WinDivert's outbound path). The
+             * queued original goes; the bytes leave through a raw socket, routed by their destination. */
+            s->live = 0;
+            verdict_drop(h, id);
+            error = inject(h, h->scratch, len, 0);
+        } else if (rd32(a + A_TOKEN_TAG) == h->tag && s->live && s->id == id) {
             s->live = 0;
             if (nfq_set_verdict(h->qh, id, NF_ACCEPT, len, h->scratch) < 0) error = WDC_ERROR_GEN_FAILURE;
         } else {

@@ -10,11 +10,14 @@
  *   no overlapped I/O (lpOverlapped must be NULL).
  * - GetLastError() is WinDivertCompatGetLastError() (thread-local).
  * - A received packet sent back continues where it was captured (the
- *   verdict carries its possibly modified bytes); its Outbound/IfIdx are
- *   not re-read. The library recognises its own packets by a token it
- *   writes into the reserved part of WINDIVERT_ADDRESS (bytes 24..31).
- *   Any other packet is injected as an impostor with a raw socket, routed
- *   by its destination (there is no inbound injection on Linux).
+ *   verdict carries its possibly modified bytes); its IfIdx is not re-read.
+ *   One captured inbound and sent with Outbound set is dropped where it was
+ *   and its bytes injected with a raw socket: the gateway sends it, routed
+ *   by its destination, as WinDivert's outbound path does. The library
+ *   recognises its own packets by a token it writes into the reserved part
+ *   of WINDIVERT_ADDRESS (bytes 24..31). Any other packet is injected as an
+ *   impostor with a raw socket, routed by its destination (there is no
+ *   inbound injection on Linux).
  * - A received packet not sent back within WINDIVERT_PARAM_QUEUE_TIME is
  *   dropped (WinDivert drops it at once: it is gone from the stack).
  * - The priority is validated but does not order handles.
