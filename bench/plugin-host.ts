@@ -512,7 +512,7 @@ class Bench {
   async workerHop(envelope: TaskEnvelope): Promise<Percentiles> {
     const pool = await PluginPool.open({ entry: join(PLUGINS_DIR, PLUGIN, 'index.js') });
     const refuse = (): Promise<never> => Promise.reject(new Error('no services in this measurement'));
-    const services = { createDataChannel: refuse, removeDataChannel: refuse, reservePorts: refuse, releasePorts: refuse, bestSourceAddress: refuse };
+    const services = { createDataChannel: refuse, removeDataChannel: refuse, renewDataChannel: refuse, reservePorts: refuse, releasePorts: refuse, bestSourceAddress: refuse };
     try {
       for (let i = 0; i < WARMUP; i++) await pool.run(envelope, services);
       const out: number[] = [];

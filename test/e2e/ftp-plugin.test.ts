@@ -35,7 +35,7 @@ import {
   arrivedWhole, describeResult, FTP_CLIENT_CASES, rawControlSession, startVsftpd,
   type CaseResult, type FtpClientCase, type FtpServer,
 } from '../support/ftp-peers';
-import { installKernelAlg, kernelAlgTable, removeKernelAlg } from '../support/kernel-alg';
+import { installKernelAlg, kernelAlgTable, removeKernelAlg } from '../../host/lab/kernel-alg';
 import { findTool } from '../support/require-tool';
 
 jest.setTimeout(60_000);

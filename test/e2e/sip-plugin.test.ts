@@ -35,7 +35,7 @@ import {
   type SippCallOutcome, type SippResult,
 } from '../../host/lab/sipp';
 import { describeLab, useLab } from '../lab/require-lab';
-import { installKernelAlg, kernelAlgTable, removeKernelAlg } from '../support/kernel-alg';
+import { installKernelAlg, kernelAlgTable, removeKernelAlg } from '../../host/lab/kernel-alg';
 import { useLabAlgd } from '../support/lab-algd';
 import { findTool } from '../support/require-tool';
 

@@ -6,15 +6,15 @@
  * connections to the protocol's port (helpers are never assigned
  * automatically any more). Together with the lab's masquerade, the kernel
  * then rewrites the addresses in the payload and lets the announced data
- * or media channels back in.
+ * or media channels back in. Shared by the end-to-end tests and the
+ * benchmark (bench/alg-vs-kernel.ts).
  */
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
-import type { Lab } from '../../host/lab/lab';
-import { findTool } from './require-tool';
+import type { Lab } from './lab';
 
 export type KernelAlg = 'ftp' | 'sip';
 
@@ -70,12 +70,13 @@ function kernelConfig(): string | undefined {
  * then out of reach and reported so.
  */
 export function kernelAlgUnavailable(alg: KernelAlg): string | undefined {
-  const modprobe = findTool('modprobe');
   const config = kernelConfig();
   const problems: string[] = [];
   for (const [mod, key] of Object.entries(SPECS[alg].modules)) {
-    if (modprobe !== undefined) {
-      const r = spawnSync(modprobe, [mod], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync('modprobe', [mod], { encoding: 'utf8', timeout: 30_000 });
+    // ENOENT: no modprobe on PATH (a container without kmod).
+    const modprobe = (r.error as NodeJS.ErrnoException | undefined)?.code !== 'ENOENT';
+    if (modprobe) {
       if (r.status === 0) continue;
       const builtIn = new RegExp(`^${key}=y$`, 'm').test(config ?? '');
       if (!builtIn) problems.push(`modprobe ${mod} failed: ${(r.stderr || String(r.error ?? r.status)).trim()}`);
