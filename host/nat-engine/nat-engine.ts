@@ -148,6 +148,18 @@ export class NatEngine {
     }
   }
 
+  /**
+   * Renews an active mapping: it expires `lifetimeMs` from now, on the same
+   * endpoints and terms, with the same id and counters (no remove and
+   * recreate, so no new mapping is counted). Throws for a mapping that has
+   * ended or is not this engine's.
+   */
+  renewMapping(mapping: Mapping, lifetimeMs: number): void {
+    if (this.mappings.get(mapping.id) !== mapping) throw new Error(`mapping ${mapping.id} is not installed`);
+    if (!mapping.active) throw new Error(`mapping ${mapping.id} has ended (${mapping.endReason})`);
+    mapping.renew(this.now(), lifetimeMs);
+  }
+
   /** Ends every mapping of an owner (a control session that ended). Returns how many. */
   removeMappingsOf(owner: string, opts: { closeFlows?: boolean } = {}): number {
     let n = 0;

@@ -30,6 +30,17 @@ export interface SessionContext<Options = unknown, State = unknown> {
   createDataChannel(request: DataChannelRequest): Promise<DataChannel>;
   /** Ends a data channel of this session; connections already made through it continue. */
   removeDataChannel(channel: number): Promise<void>;
+  /**
+   * Extends (or shortens) the life of an active data channel of this
+   * session: it now expires `lifetimeMs` from this call, whatever its
+   * lifetime was (persistent ones included), on the same endpoints and
+   * terms. `lifetimeMs` is bounded as a request's: 1 ms to 24 h. Rejects
+   * for a channel id this session does not own and for a channel that has
+   * already ended (used, expired or removed): create a new one then.
+   * A keep-alive renews its channels with it instead of removing and
+   * recreating them. Since plugin API 0.2.0.
+   */
+  renewDataChannel(channel: number, lifetimeMs: number): Promise<void>;
   /** Holds public ports for this session (ReservePort). */
   reservePorts(request: PortReservationRequest): Promise<PortReservation>;
   /** Gives reserved ports back (ReleaseReservedPort). Ports in use by a data channel stay with it. */

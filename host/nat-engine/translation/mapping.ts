@@ -71,7 +71,7 @@ export class Mapping {
   readonly persistent: boolean;
   readonly owner: string;
   readonly createdAt: number;
-  readonly expiresAt: number;
+  private expiry: number;
   /** Set once the mapping takes no new connections. */
   endReason: MappingEndReason | undefined;
   /** Connections made through it that are still alive. */
@@ -98,7 +98,18 @@ export class Mapping {
     this.owner = spec.owner;
     this.createdAt = now;
     const lifetime = spec.lifetimeMs ?? (spec.persistent ? Infinity : DEFAULT_ONE_SHOT_LIFETIME_MS);
-    this.expiresAt = now + lifetime;
+    this.expiry = now + lifetime;
+  }
+
+  /** When it stops taking new connections unless used or removed first (Infinity: never by itself). */
+  get expiresAt(): number {
+    return this.expiry;
+  }
+
+  /** Its life runs `lifetimeMs` from `now` (a renewal); only the engine calls it, for an active mapping. */
+  renew(now: number, lifetimeMs: number): void {
+    if (!(lifetimeMs > 0)) throw new RangeError(`a mapping's lifetime must be positive, not ${lifetimeMs}`);
+    this.expiry = now + lifetimeMs;
   }
 
   /** The private side takes any port (outbound only). */

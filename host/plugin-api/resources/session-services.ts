@@ -119,6 +119,26 @@ export class SessionServices implements HostServices, DataChannelOwner {
     else if (!this.everOwned.has(channel)) throw new ServiceRefusedError(`no data channel ${String(channel)} in session ${this.session.id}`);
   }
 
+  /**
+   * The channel expires `lifetimeMs` from now. Refused for a session that
+   * ended, a lifetime out of bounds (as a request's), an id that is not
+   * this session's, and a channel that has already ended: a plugin cannot
+   * keep alive what it does not own, nor bring back what is gone.
+   */
+  async renewDataChannel(channel: number, lifetimeMs: number): Promise<void> {
+    this.checkOpen();
+    if (!validLifetime(lifetimeMs)) throw new ServiceRefusedError(`renewDataChannel refused: lifetimeMs must be between 1 ms and 24 h`);
+    const owned = this.channels.get(channel);
+    if (!owned) {
+      throw new ServiceRefusedError(this.everOwned.has(channel)
+        ? `renewDataChannel refused: data channel ${String(channel)} of session ${this.session.id} has ended`
+        : `renewDataChannel refused: no data channel ${String(channel)} in session ${this.session.id}`);
+    }
+    // Ended but still carrying connections: it takes no new ones, and renewing cannot change that.
+    if (!owned.mapping.active) throw new ServiceRefusedError(`renewDataChannel refused: data channel ${String(channel)} of session ${this.session.id} has ended (${owned.mapping.endReason})`);
+    this.deps.engine.renewMapping(owned.mapping, lifetimeMs);
+  }
+
   async reservePorts(request: PortReservationRequest): Promise<PortReservation> {
     this.checkOpen();
     const protocol = request?.protocol;
@@ -270,7 +290,7 @@ function checkRequest(r: DataChannelRequest): CheckedRequest {
       return { address: ipAddress(String(e.address)), port: anyPort && p === 0 ? p : nonZero(p, what) };
     };
     const lifetimeMs = r.lifetimeMs;
-    if (lifetimeMs !== undefined && (typeof lifetimeMs !== 'number' || !(lifetimeMs > 0) || lifetimeMs > 86_400_000)) throw new Error('lifetimeMs must be between 1 ms and 24 h');
+    if (lifetimeMs !== undefined && !validLifetime(lifetimeMs)) throw new Error('lifetimeMs must be between 1 ms and 24 h');
     return {
       protocol: r.protocol,
       // Port 0: any port of the private host, for outbound channels only.
@@ -286,6 +306,13 @@ function checkRequest(r: DataChannelRequest): CheckedRequest {
   } catch (err) {
     throw new ServiceRefusedError(`data channel refused: ${(err as Error).message}`);
   }
+}
+
+/** The host keeps a channel at most a day, from its creation or its last renewal. */
+const MAX_LIFETIME_MS = 86_400_000;
+
+function validLifetime(lifetimeMs: unknown): lifetimeMs is number {
+  return typeof lifetimeMs === 'number' && lifetimeMs > 0 && lifetimeMs <= MAX_LIFETIME_MS;
 }
 
 function nonZero(p: Port, what: string): Port {

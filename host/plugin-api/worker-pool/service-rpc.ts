@@ -139,6 +139,9 @@ class TaskServices implements RpcServices {
   removeDataChannel(...args: Parameters<HostServices['removeDataChannel']>): ReturnType<HostServices['removeDataChannel']> {
     return this.call('removeDataChannel', args);
   }
+  renewDataChannel(...args: Parameters<HostServices['renewDataChannel']>): ReturnType<HostServices['renewDataChannel']> {
+    return this.call('renewDataChannel', args);
+  }
   reservePorts(...args: Parameters<HostServices['reservePorts']>): ReturnType<HostServices['reservePorts']> {
     return this.call('reservePorts', args);
   }

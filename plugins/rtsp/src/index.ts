@@ -3,7 +3,7 @@ import { cseqOf, isRtspMessage, parseRtspMessage, sessionOf, type RtspMessage, t
 import { rtspOptions, type RtspOptions } from './rtsp-options';
 import { initialRtspState, lifetimeFor, type Ctx, type RtspState } from './rtsp-state';
 import { releasePending, setupReply, setupRequest } from './setup';
-import { closeStream, remapStream } from './streams';
+import { closeStream, renewStream } from './streams';
 
 /**
  * RTSP (RFC 2326; RFC 7826's Transport syntax) through the gateway, after
@@ -56,7 +56,7 @@ const MAX_RTSP_FRAME = 4 + 0xffff;
 export default definePlugin<RtspOptions, RtspState>({
   name: 'rtsp',
   version: '0.2.0',
-  apiVersion: '^0.1.0',
+  apiVersion: '^0.2.0',
   description: 'RTSP: SETUP transports mapped and rewritten (RTP/RTCP pairs), restricted to the server, kept alive with the session, removed on TEARDOWN',
   controlChannels: [{ protocol: 'tcp', ports: [port(554)], framing: { kind: 'sip', interleaved: true, maxMessageSize: MAX_RTSP_FRAME } }],
   options: rtspOptions,
@@ -100,7 +100,7 @@ async function guarded(message: Buffer, ctx: Ctx, act: (m: RtspMessage) => Promi
   }
 }
 
-/** Any request naming a session renews its channels' lifetime (remove and recreate on the same ports). */
+/** Any request naming a session renews its channels' lifetime, in place. */
 async function keepAlive(req: RtspRequest, ctx: Ctx): Promise<void> {
   const id = sessionOf(req)?.id;
   const rtsp = id === undefined ? undefined : ctx.state.sessions.get(id);
@@ -108,7 +108,7 @@ async function keepAlive(req: RtspRequest, ctx: Ctx): Promise<void> {
   const { lifetimeMs } = lifetimeFor(ctx.options, rtsp.timeoutS);
   for (const stream of rtsp.streams) {
     stream.lifetimeMs = lifetimeMs;
-    await remapStream(ctx, stream);
+    await renewStream(ctx, stream);
   }
   ctx.count('keepalive-refreshed');
 }

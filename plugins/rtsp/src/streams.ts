@@ -4,11 +4,11 @@ import type { PortRange } from './transport';
 /**
  * The channel bookkeeping of one media stream: an even/odd pair of public
  * ports held for the stream's whole life, and the RTP and RTCP data
- * channels on them to the client's own ports. A channel is replaced, never
- * changed (the SDK has no "renew"): restricting it to the server's ports and
- * refreshing its lifetime both remove it and create it again on the same
- * reserved port. Connections already flowing continue through a removed
- * channel.
+ * channels on them to the client's own ports. A keep-alive renews the
+ * channels' lifetime in place (`renewDataChannel`); restricting them to the
+ * server's ports changes their remote, so that removes them and creates
+ * them again on the same reserved ports. Connections already flowing
+ * continue through a removed channel.
  */
 
 /** One mapped stream (plain data, part of the session state). */
@@ -28,7 +28,7 @@ export interface StreamState {
   channels: number[];
 }
 
-type Ctx = Pick<SessionContext<unknown, unknown>, 'session' | 'createDataChannel' | 'removeDataChannel' | 'reservePorts' | 'releasePorts' | 'count' | 'log'>;
+type Ctx = Pick<SessionContext<unknown, unknown>, 'session' | 'createDataChannel' | 'removeDataChannel' | 'renewDataChannel' | 'reservePorts' | 'releasePorts' | 'count' | 'log'>;
 
 /** RTP and RTCP ports of `a-b`, or of `a` with RTCP on `a+1` (none when `a` is 65535). */
 export function rtpRtcpPorts(range: PortRange): number[] {
@@ -102,6 +102,24 @@ export async function unmapStream(ctx: Ctx, stream: StreamState): Promise<void> 
 export async function remapStream(ctx: Ctx, stream: StreamState): Promise<boolean> {
   await unmapStream(ctx, stream);
   return mapStream(ctx, stream);
+}
+
+/**
+ * Renews the stream's channels for its current lifetime. A channel the
+ * host no longer has (it expired before the keep-alive came, or was never
+ * made) cannot be renewed: the stream is mapped afresh instead.
+ */
+export async function renewStream(ctx: Ctx, stream: StreamState): Promise<boolean> {
+  if (stream.channels.length === rtpRtcpPorts(stream.client).length) {
+    try {
+      for (const id of stream.channels) await ctx.renewDataChannel(id, stream.lifetimeMs);
+      return true;
+    } catch (err) {
+      ctx.count('renew-refused');
+      ctx.log.info('renewing a data channel was refused; mapping the stream again', { error: (err as Error).message });
+    }
+  }
+  return remapStream(ctx, stream);
 }
 
 /** Ends the stream: channels removed, ports released. */

@@ -48,7 +48,7 @@ const DROP: HandlerResult = { forward: null };
 export default definePlugin<SipOptions, SipState>({
   name: 'sip',
   version: '0.2.0',
-  apiVersion: '^0.1.0',
+  apiVersion: '^0.2.0',
   description: 'SIP: addresses in headers and SDP translated, RTP/RTCP mapped per call, registration pinholes; third-party REGISTER refused',
   controlChannels: [
     { protocol: 'udp', ports: [port(5060)], framing: { kind: 'sip', maxMessageSize: MAX_MESSAGE_SIZE } },

@@ -72,8 +72,8 @@ export function pendingRegister(message: SipMessage): PendingRegister | undefine
  * the pinhole follows the binding: its lifetime is the `expires` of the
  * phone's contact in the response (the boundary endpoint, as the
  * registrar stored it), else the response's Expires, else what the phone
- * asked for, else an hour. A refresh replaces the pinhole; lifetime 0
- * (un-register) removes it.
+ * asked for, else an hour. A refresh renews the pinhole for the new
+ * lifetime; lifetime 0 (un-register) removes it.
  */
 export async function registrationAnswered(ctx: Ctx, response: SipMessage, status: number): Promise<void> {
   const pending = ctx.state.pendingRegister;
@@ -97,13 +97,25 @@ export async function registrationAnswered(ctx: Ctx, response: SipMessage, statu
  */
 async function setPinhole(ctx: Ctx, lifetimeSeconds: number): Promise<void> {
   const { session } = ctx;
-  if (ctx.state.registration !== undefined) {
-    const id = ctx.state.registration;
+  const lifetimeMs = Math.min(lifetimeSeconds * 1000, MAX_PINHOLE_MS);
+  const current = ctx.state.registration;
+  if (current !== undefined && lifetimeSeconds > 0) {
+    // A refresh: the same pinhole, its life counted again from now.
+    try {
+      await ctx.renewDataChannel(current, lifetimeMs);
+      ctx.count('register-pinhole-renewed');
+      return;
+    } catch (err) {
+      // Gone already (its end event not yet handled): a new one replaces it below.
+      ctx.log.info('registration pinhole not renewed; opening a new one', { channel: current, error: (err as Error).message });
+    }
+  }
+  if (current !== undefined) {
     delete ctx.state.registration;
     try {
-      await ctx.removeDataChannel(id);
+      await ctx.removeDataChannel(current);
     } catch (err) {
-      ctx.log.warn('remove failed', { channel: id, error: (err as Error).message });
+      ctx.log.warn('remove failed', { channel: current, error: (err as Error).message });
     }
     if (lifetimeSeconds === 0) ctx.count('register-pinhole-removed');
   }
@@ -116,7 +128,7 @@ async function setPinhole(ctx: Ctx, lifetimeSeconds: number): Promise<void> {
       remote: { address: session.server.address, port: session.server.port },
       direction: 'inbound',
       persistent: true,
-      lifetimeMs: Math.min(lifetimeSeconds * 1000, MAX_PINHOLE_MS),
+      lifetimeMs,
       notify: true,
     });
     ctx.state.registration = channel.id;

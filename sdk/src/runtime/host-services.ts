@@ -10,6 +10,7 @@ import type { PortReservation, PortReservationRequest } from '../port-reservatio
 export interface HostServices {
   createDataChannel(request: DataChannelRequest): Promise<DataChannel>;
   removeDataChannel(channel: number): Promise<void>;
+  renewDataChannel(channel: number, lifetimeMs: number): Promise<void>;
   reservePorts(request: PortReservationRequest): Promise<PortReservation>;
   releasePorts(reservation: number): Promise<void>;
   bestSourceAddress(destination: IpAddress): Promise<IpAddress>;
@@ -19,4 +20,4 @@ export interface HostServices {
 export type HostServiceName = keyof HostServices;
 
 /** Every service a plugin may call, for the RPC's dispatch table. */
-export const HOST_SERVICE_NAMES: readonly HostServiceName[] = ['createDataChannel', 'removeDataChannel', 'reservePorts', 'releasePorts', 'bestSourceAddress'];
+export const HOST_SERVICE_NAMES: readonly HostServiceName[] = ['createDataChannel', 'removeDataChannel', 'renewDataChannel', 'reservePorts', 'releasePorts', 'bestSourceAddress'];

@@ -31,6 +31,7 @@ export async function runTask(plugin: PluginDefinition<any, any>, options: unkno
     },
     createDataChannel: (r) => services.createDataChannel(r),
     removeDataChannel: (id) => services.removeDataChannel(id),
+    renewDataChannel: (id, lifetimeMs) => services.renewDataChannel(id, lifetimeMs),
     reservePorts: (r) => services.reservePorts(r),
     releasePorts: (id) => services.releasePorts(id),
     bestSourceAddress: (d) => services.bestSourceAddress(d),

@@ -30,8 +30,8 @@ type MutableReservation = { -readonly [K in keyof RecordedReservation]: Recorded
  *    - the request is well formed: protocol `tcp`/`udp`; direction
  *      `inbound`/`outbound`/`both`; endpoints with a canonical address and a
  *      port 1-65535 (a `remote` port when given; a `private` port 0, "any
- *      port", only for an outbound channel); `lifetimeMs` a positive
- *      number when given; `persistent` and `notify` booleans when given;
+ *      port", only for an outbound channel); `lifetimeMs` above 0 and at
+ *      most 24 h when given; `persistent` and `notify` booleans when given;
  *    - no bounce: the private address is the session's client or server
  *      address, never a third party;
  *    - private, public and remote addresses are of one IP family;
@@ -46,6 +46,10 @@ type MutableReservation = { -readonly [K in keyof RecordedReservation]: Recorded
  *    - at most `maxDataChannels` open channels per session (default 16).
  * 3. `removeDataChannel`: only this session's channels; removing a channel
  *    that already ended does nothing.
+ *    `renewDataChannel`: only this session's channels, and only while open
+ *    (a channel that ended cannot be renewed); `lifetimeMs` a number above
+ *    0 up to 24 h (86 400 000), as a request's. The channel records each
+ *    new lifetime in `renewals`.
  * 4. `reservePorts`: `count` an integer from 1 to 16 (default 1, or 2 with
  *    `parity: 'even-odd'`); at most two reserved ports per allowed data
  *    channel held at once (unreleased reservations); `contiguous` gives consecutive ports; `even-odd`
@@ -115,6 +119,14 @@ export class InMemoryHostServices implements HostServices {
   async removeDataChannel(id: number): Promise<void> {
     const channel = this.channel(this.receive(id));
     if (channel.open) this.close(channel, 'removed');
+  }
+
+  async renewDataChannel(id: number, lifetime: number): Promise<void> {
+    const [wanted, lifetimeMs] = this.receive([id, lifetime] as const);
+    checkLifetime('renewDataChannel refused', lifetimeMs);
+    const channel = this.channel(wanted);
+    if (!channel.open) throw new Error(`renewDataChannel refused: data channel ${String(wanted)} has ended (${channel.endReason}); create a new one`);
+    channel.renewals = [...(channel.renewals ?? []), lifetimeMs];
   }
 
   async reservePorts(input: PortReservationRequest): Promise<PortReservation> {
@@ -282,10 +294,19 @@ function checkChannelRequest(r: DataChannelRequest): void {
     checkAddress('remote.address', r.remote?.address);
     if (r.remote.port !== undefined && (!isPort(r.remote.port) || r.remote.port === 0)) throw new Error(`data channel refused: remote.port ${String(r.remote.port)} is not a port 1-65535`);
   }
-  if (r.lifetimeMs !== undefined && !(typeof r.lifetimeMs === 'number' && r.lifetimeMs > 0)) throw new Error(`data channel refused: lifetimeMs ${String(r.lifetimeMs)} is not a positive number`);
+  if (r.lifetimeMs !== undefined) checkLifetime('data channel refused', r.lifetimeMs);
   if (r.fromBoundary === true && r.direction !== 'inbound') throw new Error('data channel refused: fromBoundary is for inbound channels only');
   for (const flag of ['persistent', 'notify', 'fromBoundary'] as const) {
     if (r[flag] !== undefined && typeof r[flag] !== 'boolean') throw new Error(`data channel refused: ${flag} must be true or false`);
+  }
+}
+
+/** The host keeps a channel at most a day. */
+const MAX_LIFETIME_MS = 86_400_000;
+
+function checkLifetime(refused: string, lifetimeMs: unknown): void {
+  if (!(typeof lifetimeMs === 'number' && lifetimeMs > 0 && lifetimeMs <= MAX_LIFETIME_MS)) {
+    throw new Error(`${refused}: lifetimeMs ${String(lifetimeMs)} is not between 1 ms and 24 h`);
   }
 }
 

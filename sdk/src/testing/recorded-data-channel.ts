@@ -13,6 +13,13 @@ export interface RecordedDataChannel extends DataChannel {
   readonly request: DataChannelRequest;
   /** True until the channel is used (one-shot), ends, is removed or the session ends. */
   readonly open: boolean;
+  /**
+   * The `lifetimeMs` of each `renewDataChannel` call that renewed it, in
+   * order: the last is the lifetime in force, counted from that call.
+   * Absent while it was never renewed (so a recorded channel compares as
+   * it did before plugin API 0.2.0).
+   */
+  readonly renewals?: readonly number[];
   /** Why it closed; undefined while open. */
   readonly endReason?: RecordedEndReason;
 }

@@ -175,6 +175,43 @@ describe('NatEngine: data-channel mappings', () => {
     expect(run(engine, late, fromPublic)).toEqual(['pass', toHex(late)]);
   });
 
+  it('a renewed mapping expires its new lifetime after the renewal, keeping its id, endpoints and counters', () => {
+    const clock = new Clock();
+    const { events, handlers } = recorder();
+    const engine = new NatEngine({ now: clock.now, events: handlers });
+    const m = engine.createMapping({ ...activeFtp, lifetimeMs: 5000 });
+    expect(m.expiresAt).toBe(1_005_000);
+    clock.advance(4000);
+    engine.renewMapping(m, 5000);
+    expect(m.expiresAt).toBe(1_009_000);
+    clock.advance(1000); // past the first lifetime
+    engine.tick();
+    expect(events).toEqual([]);
+    expect(engine.listMappings()).toEqual([m]);
+    clock.advance(3999);
+    engine.tick();
+    expect(events).toEqual([]);
+    clock.advance(1);
+    engine.tick();
+    expect(events).toEqual([`ended ${m.id} expired`, `released ${m.id}`]);
+    expect([engine.counters.mappingsCreated, engine.counters.mappingsEnded]).toEqual([1, 1]);
+  });
+
+  it('refuses to renew a mapping that has ended or is not its own, and a lifetime that is not positive', () => {
+    const engine = new NatEngine();
+    const m = engine.createMapping({ ...activeFtp, persistent: true });
+    for (const bad of [0, -1, Number.NaN]) expect(() => engine.renewMapping(m, bad)).toThrow(`a mapping's lifetime must be positive, not ${bad}`);
+    expect(m.expiresAt).toBe(Infinity);
+    const foreign = new NatEngine().createMapping({ ...activeFtp, public: endpoint(GW_PUBLIC, 61001) });
+    expect(() => engine.renewMapping(foreign, 1000)).toThrow(`mapping ${foreign.id} is not installed`);
+    engine.removeMapping(m);
+    expect(() => engine.renewMapping(m, 1000)).toThrow(`mapping ${m.id} is not installed`);
+    // Ended but still carrying a connection: installed, yet not renewable.
+    const used = engine.createMapping({ ...activeFtp, public: endpoint(GW_PUBLIC, 61002) });
+    run(engine, buildPacket(v4(SERVER, GW_PUBLIC), tcp(20, 61002, TCP_FLAGS.SYN)), fromPublic);
+    expect(() => engine.renewMapping(used, 1000)).toThrow(`mapping ${used.id} has ended (used)`);
+  });
+
   it('a persistent two-way UDP mapping carries both directions for every flow, restricted to the remote port', () => {
     const engine = new NatEngine();
     engine.createMapping({

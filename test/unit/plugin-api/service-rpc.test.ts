@@ -20,6 +20,7 @@ function services(publicPort: number, calls: string[] = []): HostServices {
       return { id: publicPort, protocol: req.protocol, private: req.private, public: endpoint('203.0.113.1', publicPort), direction: req.direction, persistent: false };
     },
     removeDataChannel: refuse('removeDataChannel'),
+    renewDataChannel: refuse('renewDataChannel'),
     reservePorts: refuse('reservePorts'),
     releasePorts: refuse('releasePorts'),
     bestSourceAddress: refuse('bestSourceAddress'),
@@ -68,6 +69,16 @@ describe('service RPC over the pool channel', () => {
     const channelOut = await ch.client().forTask(1).createDataChannel(request);
     expect(channelOut.public).toEqual(endpoint('203.0.113.1', 40_001));
     expect(calls).toEqual(['createDataChannel 5000']);
+  });
+
+  it('carries renewDataChannel with both arguments, and its refusal back', async () => {
+    const ch = channel();
+    const seen: unknown[][] = [];
+    ch.inFlight.set(1, { ...services(40_001), renewDataChannel: async (...args: unknown[]) => { seen.push(args); } } as HostServices);
+    ch.inFlight.set(2, services(40_002));
+    await expect(ch.client().forTask(1).renewDataChannel(7, 90_000)).resolves.toBeUndefined();
+    expect(seen).toEqual([[7, 90_000]]);
+    expect(await rejection(ch.client().forTask(2).renewDataChannel(7, 90_000))).toBe('renewDataChannel refused on purpose');
   });
 
   it('rejects with the message of a service that throws', async () => {

@@ -666,3 +666,77 @@ describe('SessionServices: a channel that shows the gateway as the private host\
     expect(await refusal(r.services.createDataChannel({ protocol: 'tcp', private: endpoint(CLIENT, 0), direction: 'outbound', fromBoundary: true }))).toBe('data channel refused: fromBoundary is for inbound channels only');
   });
 });
+
+describe('SessionServices.renewDataChannel', () => {
+  it('moves the expiry of an active channel to lifetimeMs from now, on the same mapping, without a new one', async () => {
+    const r = rig();
+    const ch = await r.services.createDataChannel(inbound(40100, { persistent: true, lifetimeMs: 60_000, notify: true }));
+    const created = r.engine.counters.mappingsCreated;
+    r.clock.now = T0 + 50_000;
+    await r.services.renewDataChannel(ch.id, 60_000);
+    expect(r.mapping(ch.id).expiresAt).toBe(T0 + 110_000);
+    expect(r.engine.counters.mappingsCreated).toBe(created);
+    // Past the first lifetime it still takes connections.
+    r.engine.tick(T0 + 60_000);
+    expect(r.mapping(ch.id).active).toBe(true);
+    expect(r.synTo(ch.public.port)).toBe('translated');
+    // The renewed lifetime is honoured: it ends at T0 + 110 s.
+    r.engine.tick(T0 + 109_999);
+    expect(r.mapping(ch.id).active).toBe(true);
+    r.engine.tick(T0 + 110_000);
+    expect(r.mapping(ch.id).endReason).toBe('expired');
+    expect(r.events).toEqual([
+      { kind: 'used', channel: ch.id, peer: endpoint(SERVER, 20) },
+      { kind: 'ended', channel: ch.id, reason: 'expired' },
+    ]);
+  });
+
+  it('may shorten a lifetime, and gives a persistent channel without one an end', async () => {
+    const r = rig();
+    const ch = await r.services.createDataChannel(inbound(40100, { persistent: true }));
+    expect(r.mapping(ch.id).expiresAt).toBe(Infinity);
+    r.clock.now = T0 + 1000;
+    await r.services.renewDataChannel(ch.id, 5000);
+    expect(r.mapping(ch.id).expiresAt).toBe(T0 + 6000);
+    await r.services.renewDataChannel(ch.id, 86_400_000);
+    expect(r.mapping(ch.id).expiresAt).toBe(T0 + 1000 + 86_400_000);
+    await r.services.renewDataChannel(ch.id, 1);
+    r.engine.tick(T0 + 1001);
+    expect(r.engine.listMappings()).toEqual([]);
+  });
+
+  it("refuses another session's channel and an id the session never had, leaving the channel as it was", async () => {
+    const r = rig();
+    const ch = await r.services.createDataChannel(inbound(40100, { persistent: true, lifetimeMs: 60_000 }));
+    const other = r.servicesFor({ ...FTP_SESSION, id: 'ftp-2', client: endpoint('198.51.100.3', 40000) }, 4, { events: [], changes: [] });
+    expect(await refusal(other.renewDataChannel(ch.id, 3_600_000))).toBe(`renewDataChannel refused: no data channel ${ch.id} in session ftp-2`);
+    expect(await refusal(r.services.renewDataChannel(99, 1000))).toBe('renewDataChannel refused: no data channel 99 in session ftp-1');
+    expect(r.mapping(ch.id).expiresAt).toBe(T0 + 60_000);
+  });
+
+  it('refuses a channel that has ended: removed, expired, or used while its connection still runs', async () => {
+    const r = rig();
+    const removed = await r.services.createDataChannel(inbound(40100, { persistent: true }));
+    await r.services.removeDataChannel(removed.id);
+    expect(await refusal(r.services.renewDataChannel(removed.id, 1000))).toBe(`renewDataChannel refused: data channel ${removed.id} of session ftp-1 has ended`);
+    const expiring = await r.services.createDataChannel(inbound(40101, { lifetimeMs: 1000 }));
+    r.engine.tick(T0 + 1000);
+    expect(await refusal(r.services.renewDataChannel(expiring.id, 1000))).toBe(`renewDataChannel refused: data channel ${expiring.id} of session ftp-1 has ended`);
+    const used = await r.services.createDataChannel(inbound(40102));
+    expect(r.synTo(used.public.port)).toBe('translated');
+    // One-shot: used, its connection alive, so the session still holds it.
+    expect(r.services.liveChannels).toBe(1);
+    expect(await refusal(r.services.renewDataChannel(used.id, 1000))).toBe(`renewDataChannel refused: data channel ${used.id} of session ftp-1 has ended (used)`);
+  });
+
+  it('refuses lifetimes outside 1 ms..24 h, and any call once the session ended', async () => {
+    const r = rig();
+    const ch = await r.services.createDataChannel(inbound(40100, { persistent: true, lifetimeMs: 60_000 }));
+    for (const bad of [0, -5, 86_400_001, Number.NaN, Infinity, '1000' as unknown as number, undefined as unknown as number]) {
+      expect(await refusal(r.services.renewDataChannel(ch.id, bad))).toBe('renewDataChannel refused: lifetimeMs must be between 1 ms and 24 h');
+    }
+    expect(r.mapping(ch.id).expiresAt).toBe(T0 + 60_000);
+    r.services.end();
+    expect(await refusal(r.services.renewDataChannel(ch.id, 1000))).toBe('session ftp-1 has ended');
+  });
+});

@@ -355,10 +355,28 @@ describe('RTSP plugin: session lifetime', () => {
     const request = `${method} ${URL} RTSP/1.0\r\nCSeq: 5\r\nSession: 12345678\r\n\r\n`;
     await t.clientSends(request);
     expect(t.server.text.endsWith(request)).toBe(true);
-    expect(t.dataChannels).toHaveLength(count + 4);
-    expect(t.dataChannels.slice(count - 4, count).map((c) => c.endReason)).toEqual(['removed', 'removed', 'removed', 'removed']);
+    // Renewed in place: no channel removed or created, each of the four renewed once more.
+    expect(t.dataChannels).toHaveLength(count);
     expect(open(t)).toEqual(before);
-    expect(t.dataChannels.slice(count).every((c) => c.open)).toBe(true);
+    const lifetimeMs = 40_000; // the announced timeout=30 plus the default 10 s slack
+    expect(t.dataChannels.filter((c) => c.open).map((c) => c.renewals)).toEqual([[lifetimeMs, lifetimeMs], [lifetimeMs, lifetimeMs], [lifetimeMs], [lifetimeMs]]);
+    expect(t.counters['keepalive-refreshed']).toBe(2);
+    expect(t.counters['renew-refused']).toBeUndefined();
+  });
+
+  it('a keep-alive after a channel has expired maps that stream again on the same reserved ports', async () => {
+    const t = session();
+    await playing(t);
+    const before = open(t);
+    const [rtp] = t.dataChannels.filter((c) => c.open);
+    await t.dataChannelEnded(rtp!.id, 'expired');
+    const count = t.dataChannels.length;
+    await t.clientSends(`GET_PARAMETER ${URL} RTSP/1.0\r\nCSeq: 5\r\nSession: 12345678\r\n\r\n`);
+    // The first stream: its RTCP channel removed, both created again; the second stream renewed.
+    expect(t.dataChannels).toHaveLength(count + 2);
+    expect(t.dataChannels.slice(count).map((c) => [c.private.port, c.public.port, c.open])).toEqual([[5000, 61000, true], [5001, 61001, true]]);
+    expect(open(t).sort()).toEqual([...before].sort());
+    expect(t.counters['renew-refused']).toBe(1);
     expect(t.counters['keepalive-refreshed']).toBe(2);
   });
 

@@ -55,19 +55,33 @@ describe('SIP plugin: REGISTER', () => {
     }
   });
 
-  it('a re-REGISTER refreshes the pinhole (removed and created again), an un-REGISTER removes it', async () => {
+  it('a re-REGISTER renews the pinhole for the new lifetime, an un-REGISTER removes it', async () => {
     const t = udpSession();
     await t.clientSends(register('<sip:alice@198.51.100.2:5060>', 1, ['Expires: 60']));
     await t.serverSends(registered(1, ['Contact: <sip:alice@203.0.113.1:61234>;expires=60']));
     await t.clientSends(register('<sip:alice@198.51.100.2:5060>', 2, ['Expires: 60']));
     await t.serverSends(registered(2, ['Contact: <sip:alice@203.0.113.1:61234>;expires=90']));
-    expect(t.dataChannels.map((c) => [c.id, c.request.lifetimeMs, c.open, c.endReason])).toEqual([[1, 60_000, false, 'removed'], [2, 90_000, true, undefined]]);
+    expect(t.dataChannels.map((c) => [c.id, c.request.lifetimeMs, c.renewals, c.open, c.endReason])).toEqual([[1, 60_000, [90_000], true, undefined]]);
     await t.clientSends(register('<sip:alice@198.51.100.2:5060>', 3, ['Expires: 0']));
-    expect(t.dataChannels[1]!.open).toBe(true); // until the registrar agrees
+    expect(t.dataChannels[0]!.open).toBe(true); // until the registrar agrees
     await t.serverSends(registered(3));
-    expect(t.dataChannels.map((c) => c.open)).toEqual([false, false]);
+    expect(t.dataChannels.map((c) => [c.open, c.endReason])).toEqual([[false, 'removed']]);
     expect(t.state!.registration).toBeUndefined();
-    expect(t.counters).toMatchObject({ 'register-pinhole': 2, 'register-pinhole-removed': 1 });
+    expect(t.counters).toMatchObject({ 'register-pinhole': 1, 'register-pinhole-renewed': 1, 'register-pinhole-removed': 1 });
+  });
+
+  it('a refresh whose pinhole the host no longer has opens a new one', async () => {
+    const t = udpSession();
+    await t.clientSends(register('<sip:alice@198.51.100.2:5060>', 1, ['Expires: 60']));
+    await t.serverSends(registered(1, ['Contact: <sip:alice@203.0.113.1:61234>;expires=60']));
+    // Ended in the host without the plugin hearing of it yet (its event still on the way).
+    t.services.markEnded(1, 'expired');
+    await t.clientSends(register('<sip:alice@198.51.100.2:5060>', 2, ['Expires: 60']));
+    await t.serverSends(registered(2, ['Contact: <sip:alice@203.0.113.1:61234>;expires=120']));
+    expect(t.dataChannels.map((c) => [c.id, c.request.lifetimeMs, c.renewals, c.open, c.endReason])).toEqual([[1, 60_000, undefined, false, 'expired'], [2, 120_000, undefined, true, undefined]]);
+    expect(t.state!.registration).toBe(2);
+    expect(t.counters).toMatchObject({ 'register-pinhole': 2 });
+    expect(t.counters['register-pinhole-renewed']).toBeUndefined();
   });
 
   it('Contact: * removes it too; a challenge (401) or a query without Contact changes nothing', async () => {

@@ -16,7 +16,7 @@ const probe = definePlugin<undefined, Record<string, never>>({
   apiVersion: '^0.1.0',
   controlChannels: [{ protocol: 'tcp', ports: [port(21)] }],
   async onClientMessage(msg, ctx) {
-    const ask = JSON.parse(msg.toString()) as { channel?: DataChannelRequest; reserve?: PortReservationRequest; remove?: number };
+    const ask = JSON.parse(msg.toString()) as { channel?: DataChannelRequest; reserve?: PortReservationRequest; remove?: number; renew?: [number, number] };
     if (ask.channel) {
       const ch = await ctx.createDataChannel(ask.channel);
       return `${ch.id} ${ch.public.address}:${ch.public.port}`;
@@ -26,6 +26,7 @@ const probe = definePlugin<undefined, Record<string, never>>({
       return `${r.id} ${r.ports.join(',')}`;
     }
     if (ask.remove !== undefined) await ctx.removeDataChannel(ask.remove);
+    if (ask.renew !== undefined) await ctx.renewDataChannel(...ask.renew);
     return 'ok';
   },
 });
@@ -113,6 +114,39 @@ describe('InMemoryHostServices', () => {
     await expect(s.removeDataChannel(9)).rejects.toThrow('the session has no data channel 9');
   });
 
+  it('renews an open channel of the session, recording each lifetime, and refuses the rest as the host does', async () => {
+    const s = services();
+    await s.createDataChannel(inbound(5000, { persistent: true, lifetimeMs: 60_000 }));
+    await s.createDataChannel(inbound(5001));
+    await s.renewDataChannel(1, 90_000);
+    await s.renewDataChannel(1, 86_400_000);
+    expect(s.dataChannels.map((c) => [c.id, c.open, c.request.lifetimeMs, c.renewals])).toEqual([
+      [1, true, 60_000, [90_000, 86_400_000]],
+      [2, true, undefined, undefined],
+    ]);
+    expect('renewals' in s.dataChannels[1]!).toBe(false);
+    await expect(s.renewDataChannel(3, 1000)).rejects.toThrow('the session has no data channel 3');
+    for (const bad of [0, -1, 86_400_001, Number.NaN, '1000' as unknown as number]) {
+      await expect(s.renewDataChannel(1, bad)).rejects.toThrow(`renewDataChannel refused: lifetimeMs ${String(bad)} is not between 1 ms and 24 h`);
+    }
+    await s.removeDataChannel(2);
+    await expect(s.renewDataChannel(2, 1000)).rejects.toThrow('renewDataChannel refused: data channel 2 has ended (removed); create a new one');
+    s.markEnded(1, 'expired');
+    await expect(s.renewDataChannel(1, 1000)).rejects.toThrow('data channel 1 has ended (expired)');
+    expect(s.dataChannels[0]!.renewals).toEqual([90_000, 86_400_000]);
+    s.endSession();
+    await expect(s.renewDataChannel(1, 1000)).rejects.toThrow('session probe-1 has ended');
+  });
+
+  it('a plugin renewing a channel of another session (an id it never got) sees its send rejected', async () => {
+    const t = new PluginTestSession(probe);
+    await t.clientSends(JSON.stringify({ channel: inbound(5000, { persistent: true }) }));
+    await t.clientSends(JSON.stringify({ renew: [1, 5000] }));
+    await expect(t.clientSends(JSON.stringify({ renew: [2, 5000] }))).rejects.toThrow('the session has no data channel 2');
+    expect(t.server.text).toBe('1 203.0.113.1:61000ok');
+    expect(t.dataChannels[0]).toMatchObject({ open: true, renewals: [5000] });
+  });
+
   it('refuses malformed requests', async () => {
     const s = services();
     const cases: Array<[Partial<DataChannelRequest> | Record<string, unknown>, string]> = [
@@ -122,7 +156,8 @@ describe('InMemoryHostServices', () => {
       [{ private: { address: '2001:0db8::1', port: 1 } }, 'private.address "2001:0db8::1" is not an IP address in canonical form'],
       [{ remote: { address: 'example.net' } }, 'remote.address "example.net"'],
       [{ remote: { address: '203.0.113.2', port: 70000 } }, 'remote.port 70000'],
-      [{ lifetimeMs: -1 }, 'lifetimeMs -1 is not a positive number'],
+      [{ lifetimeMs: -1 }, 'lifetimeMs -1 is not between 1 ms and 24 h'],
+      [{ lifetimeMs: 86_400_001 }, 'lifetimeMs 86400001 is not between 1 ms and 24 h'],
       [{ notify: 'yes' }, 'notify must be true or false'],
       [{ remote: { address: '2001:db8::2' } }, 'cannot translate between IPv4 and IPv6'],
     ];
