@@ -378,6 +378,51 @@ module.exports = {
     });
   });
 
+  describe('plugin API versions', () => {
+    it('loads the TFTP example, written for API 0.1.0, on this 0.2.0 host', async () => {
+      const pool = await open(resolve(__dirname, '../../sdk/examples/tftp/dist/index.js'));
+      expect(pool.description).toMatchObject({ name: 'tftp', apiVersion: '^0.1.0', controlChannels: [{ protocol: 'udp', ports: [69] }] });
+    });
+
+    it("carries a 0.2.0 plugin's renewDataChannel from its worker to the host's services, and a refusal back", async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'algd-renew-probe-'));
+      try {
+        const entry = join(dir, 'index.js');
+        writeFileSync(
+          entry,
+          `module.exports = {
+  name: 'renew-probe', version: '1.0.0', apiVersion: '^0.2.0',
+  controlChannels: [{ protocol: 'tcp', ports: [2302], framing: { kind: 'lines' } }],
+  async onClientMessage(message, ctx) {
+    const [id, ms] = message.toString('latin1').trim().split(' ').map(Number);
+    try {
+      await ctx.renewDataChannel(id, ms);
+      return { forward: null, respond: 'renewed ' + id };
+    } catch (err) {
+      return { forward: null, respond: 'refused: ' + err.message };
+    }
+  },
+};
+`,
+        );
+        const pool = await open(entry, { taskTimeoutMs: 5_000 });
+        const seen: unknown[][] = [];
+        const services: HostServices = {
+          ...recordingServices(),
+          async renewDataChannel(...args: unknown[]) {
+            seen.push(args);
+            if (args[0] !== 7) throw new Error(`renewDataChannel refused: no data channel ${String(args[0])} in session ${session.id}`);
+          },
+        };
+        expect(text((await pool.run(message('7 45000\r\n'), services)).respond)).toBe('renewed 7');
+        expect(text((await pool.run(message('8 45000\r\n'), services)).respond)).toBe(`refused: renewDataChannel refused: no data channel 8 in session ${session.id}`);
+        expect(seen).toEqual([[7, 45_000], [8, 45_000]]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 30_000);
+  });
+
   describe('close()', () => {
     it('rejects a running task with kind closed, is idempotent, and refuses later tasks', async () => {
       const pool = await open(FAULTY, { taskTimeoutMs: 10_000 });
