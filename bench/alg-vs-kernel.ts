@@ -99,6 +99,11 @@ const OFFLOADS = process.env['BENCH_OFFLOADS'] !== '0';
 const BUDGET_MS = 20 * 60_000;
 const PLUGIN_HOST_TIMEOUT_MS = 6 * 60_000;
 
+/** algd's public ports for data channels and media, wider than its default for the SIP call rate (see enter()), below the gateway's ephemeral ports. */
+const ALGD_MAPPING_PORTS = { from: 10000, to: 29999 } as const;
+/** algd closes its sessions and flushes its conntrack entries on SIGTERM; thousands of them take a few seconds. */
+const ALGD_STOP_GRACE_MS = 20_000;
+
 const PYTHON = '/usr/bin/python3';
 const BIG_FILE = 'pub/big.bin';
 
@@ -116,7 +121,7 @@ interface Turn {
   readonly sequential: SessionsResult & { perSecond: number };
   readonly concurrent: SessionsResult & { perSecond: number };
   readonly noop: NoopResult;
-  readonly sip: { successful: number; failed: number; elapsedS: number; perSecond: number; rtpPlayedEach: number; rtpAtServer: number; rtpAtPhone: number };
+  readonly sip: { successful: number; failed: number; unfinished: number; elapsedS: number; perSecond: number; rtpPlayedEach: number; rtpAtServer: number; rtpAtPhone: number };
   /** algd's own view after the turn (plugins' counters), as evidence that algd carried it. */
   readonly algdCounters?: Record<string, Record<string, number>>;
 }
@@ -169,6 +174,8 @@ class Bench {
   private readonly client: string;
   private readonly configFile: string;
   private sipRun = 0;
+  /** How each algd stop went (exit code or signal, how long SIGTERM took). */
+  readonly stops: { code: number | null; signal: NodeJS.Signals | null; ms: number }[] = [];
 
   constructor(private readonly lab: Lab) {
     this.client = join(lab.workDir, 'ftp_bench.py');
@@ -202,6 +209,9 @@ class Bench {
       adapters: [{ name: GATEWAY_PRIVATE_IFACE, type: 'private' }, { name: GATEWAY_PUBLIC_IFACE, type: 'boundary' }],
       plugins: { ftp: { enabled: true }, sip: { enabled: true }, rtsp: { enabled: false } },
       adminSocket: join(this.lab.workDir, 'algd-bench.sock'),
+      // The default pool (61000-64999) runs dry at about 400 calls at 400/s: each call, a phone
+      // socket of its own, holds its ports until its session's UDP idle timeout (120 s).
+      mappingPorts: ALGD_MAPPING_PORTS,
     }));
     this.algd = this.lab.spawn('gateway', [process.execPath, algdEntryPoint(), 'start', '--config', this.configFile]);
     await this.algd.waitForOutput(/running/, 20_000);
@@ -223,8 +233,10 @@ class Bench {
     const algd = this.algd;
     this.algd = undefined;
     if (algd?.running) {
-      const exit = await algd.kill('SIGTERM');
-      if (exit.code !== 0) throw new Error(`algd exited ${exit.code ?? exit.signal} on SIGTERM: ${algd.stderr.slice(-800)}`);
+      const t0 = Date.now();
+      const exit = await algd.kill('SIGTERM', ALGD_STOP_GRACE_MS);
+      this.stops.push({ code: exit.code, signal: exit.signal, ms: Date.now() - t0 });
+      if (exit.code !== 0) progress(`algd exited ${exit.code ?? exit.signal} on SIGTERM after ${Date.now() - t0} ms`);
     }
   }
 
@@ -288,6 +300,8 @@ class Bench {
       return {
         successful: phone.successfulCalls,
         failed: phone.failedCalls,
+        // Neither completed nor failed when sipp's -timeout ended the run.
+        unfinished: SIP_CALLS - phone.successfulCalls - phone.failedCalls,
         elapsedS,
         perSecond: phone.successfulCalls / elapsedS,
         rtpPlayedEach: SIP_CALLS * rtpPacketsIn(SIPP_DTMF_PCAP),
@@ -313,7 +327,7 @@ class Bench {
       const noop = await this.noop(setup);
       progress(`${setup} ${round}: NOOP round trip p50 ${percentile(noop.samples, 50).toFixed(0)} µs, p99 ${percentile(noop.samples, 99).toFixed(0)} µs`);
       const sip = await this.sip(setup);
-      progress(`${setup} ${round}: ${sip.successful} SIP calls (${sip.failed} failed) in ${sip.elapsedS.toFixed(2)} s = ${sip.perSecond.toFixed(1)}/s; RTP arrived ${sip.rtpAtServer}/${sip.rtpPlayedEach} at the server, ${sip.rtpAtPhone}/${sip.rtpPlayedEach} at the phone`);
+      progress(`${setup} ${round}: ${sip.successful} SIP calls (${sip.failed} failed, ${sip.unfinished} unfinished) in ${sip.elapsedS.toFixed(2)} s = ${sip.perSecond.toFixed(1)}/s; RTP arrived ${sip.rtpAtServer}/${sip.rtpPlayedEach} at the server, ${sip.rtpAtPhone}/${sip.rtpPlayedEach} at the phone`);
       const algdCounters = setup === 'algd' ? await this.algdCounters() : undefined;
       return { setup, round, backgroundBusy: busy, throughput, sequential, concurrent, noop, sip, ...(algdCounters ? { algdCounters } : {}) };
     } finally {
@@ -395,9 +409,11 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const turns: Turn[] = [];
+  let stops: Bench['stops'] = [];
   try {
     progress(`lab ${lab.id} up; veth offloads ${OFFLOADS ? 'on' : 'off'}; ${ROUNDS} rounds of kernel then algd`);
     const bench = new Bench(lab);
+    stops = bench.stops;
     await bench.startServer();
     for (let round = 1; round <= ROUNDS; round++) {
       for (const setup of SETUPS) turns.push(await bench.turn(setup, round));
@@ -436,7 +452,7 @@ async function main(): Promise<number> {
   const failed = (s: Setup): string => {
     const seq = of(s).reduce((n, t) => n + t.sequential.failed, 0);
     const conc = of(s).reduce((n, t) => n + t.concurrent.failed, 0);
-    const sip = of(s).reduce((n, t) => n + t.sip.failed, 0);
+    const sip = of(s).reduce((n, t) => n + t.sip.failed + t.sip.unfinished, 0);
     return `${seq}/${conc}/${sip}`;
   };
   const rtpShare = (s: Setup): number => {
@@ -457,8 +473,9 @@ async function main(): Promise<number> {
   ];
   const background = Math.max(...turns.map((t) => t.backgroundBusy));
   const notes = [
-    `failed sessions sequential/concurrent/SIP calls: kernel ${failed('kernel')}, algd ${failed('algd')}`,
+    `sessions failed sequential/concurrent, SIP calls failed or unfinished: kernel ${failed('kernel')}, algd ${failed('algd')}`,
     `RTP packets that arrived of those played (both ways): kernel ${(rtpShare('kernel') * 100).toFixed(1)}%, algd ${(rtpShare('algd') * 100).toFixed(1)}%`,
+    `algd stops (SIGTERM): ${stops.map((x) => `${x.code ?? x.signal} in ${(x.ms / 1000).toFixed(1)} s`).join(', ')}`,
     `machine busy before a turn (other work): up to ${(background * 100).toFixed(0)}% of ${cpus().length} CPUs`,
   ];
 
@@ -484,7 +501,7 @@ async function main(): Promise<number> {
     date: new Date().toISOString(),
     seconds: (Date.now() - startedAt) / 1000,
     host: { kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
-    params: { rounds: ROUNDS, fileMiB: FILE_MIB, seqSessions: SEQ_SESSIONS, concSessions: CONC_SESSIONS, concClients: CONC_CLIENTS, noops: NOOPS, sipCalls: SIP_CALLS, sipRate: SIP_RATE, sipLimit: SIP_LIMIT, sipHoldMs: SIP_HOLD_MS, offloads: OFFLOADS, order: 'interleaved: kernel, then algd, per round' },
+    params: { algdMappingPorts: ALGD_MAPPING_PORTS, rounds: ROUNDS, fileMiB: FILE_MIB, seqSessions: SEQ_SESSIONS, concSessions: CONC_SESSIONS, concClients: CONC_CLIENTS, noops: NOOPS, sipCalls: SIP_CALLS, sipRate: SIP_RATE, sipLimit: SIP_LIMIT, sipHoldMs: SIP_HOLD_MS, offloads: OFFLOADS, order: 'interleaved: kernel, then algd, per round' },
     goals: GOALS,
     kernel: k,
     algd: { ...a, addedPerMessageMs: { p50: added50, p99: added99 }, rssMB10k: rssMB, rssProjected: host.memory.projected },
