@@ -73,6 +73,7 @@ export class PluginHost {
       ledger: this.ledger,
       hub: opts.hub,
       sourceLookup: opts.sourceLookup ?? linuxRouteSource,
+      inboundChannelsFromGateway: this.placement.inboundChannelsFromGateway === true,
       adapters: opts.adapters,
       log: opts.log,
       maxSessions: config.sessions.maxSessions,

@@ -63,9 +63,7 @@ type Expectation =
   /** Every transfer arrives whole. */
   | 'whole'
   /** The client reaches the data-channel command, and nothing arrives. */
-  | 'fails'
-  /** Should arrive whole but does not yet: `it.failing`, with the reason. */
-  | { readonly knownFailure: string };
+  | 'fails';
 
 interface ClientCaseRun {
   readonly lab: () => Lab;
@@ -96,7 +94,7 @@ function clientCaseTests(run: ClientCaseRun): void {
         expectCommands(c, r);
         expect(r.exitCode).toBe(0);
       });
-    } else if (expectation === 'fails') {
+    } else {
       it(`${c.name}: fails, the server cannot connect back`, async () => {
         const logBefore = run.server().log().length;
         const r = await exec();
@@ -105,14 +103,6 @@ function clientCaseTests(run: ClientCaseRun): void {
         expect(r.transfers.filter((t) => t.got === t.expected).map((t) => t.name)).toEqual([]);
         // The server tried, and its connection to the private address failed.
         expect(run.server().log().slice(logBefore)).toMatch(/"425 Failed to establish connection\."/);
-      });
-    } else {
-      // A real failure, explained where the expectation is set; the test turns red once it works.
-      it.failing(`${c.name}: arrives whole (known to fail: ${expectation.knownFailure})`, async () => {
-        const r = await exec();
-        run.results.set(c.name, r);
-        if (!arrivedWhole(r)) throw new Error(`${c.name}: ${describeResult(r)}`);
-        expectCommands(c, r);
       });
     }
   }
@@ -296,20 +286,6 @@ describeFtpLab('FTP through the masquerade alone (no ALG): active mode must fail
   clientCaseTests({ lab, server: () => server, expect: (c) => (c.mode === 'active' ? 'fails' : 'whole'), results });
 });
 
-/**
- * Why active mode does not work through the windivert driver yet. The
- * server's connection to the mapped public port is captured (inbound on the
- * boundary adapter) and translated to the client; but the client's answers
- * (its SYN-ACK and everything after) arrive inbound on the private adapter
- * from an arbitrary port to the server, which the driver's filter does not
- * capture, so they leave the boundary adapter untranslated, from
- * 198.51.100.2, and the server never completes its connection. The nfqueue
- * driver catches them by connection mark; a WinDivert filter is static and
- * has no marks, and on Windows ICS would have translated them already
- * (README: data-channel mappings across ICS are not carried yet).
- */
-const WINDIVERT_ACTIVE = 'the driver does not capture the client\'s side of a data channel, so its answers leave untranslated';
-
 describeFtpLab('FTP through algd with the windivert driver (WinDivert-compatible library over NFQUEUE)', () => {
   const lab = useLab({ name: 'ftpwd', ipv6Nat: true });
   describe('algd start on the gateway, driver windivert', () => {
@@ -337,7 +313,7 @@ describeFtpLab('FTP through algd with the windivert driver (WinDivert-compatible
     clientCaseTests({
       lab,
       server: () => server,
-      expect: (c) => (c.mode === 'active' ? { knownFailure: WINDIVERT_ACTIVE } : 'whole'),
+      expect: () => 'whole',
       timeoutS: 6,
       results,
     });

@@ -20,6 +20,13 @@ export interface SessionServicesDeps {
   readonly ledger: PublicPortLedger;
   readonly hub: DataChannelHub;
   readonly sourceLookup: SourceAddressLookup;
+  /**
+   * Inbound channels to a private client show the gateway (its address
+   * towards the client, a mapping port) as the client's peer: the driver
+   * captures the client's replies only when they come back to the gateway
+   * (ListenerPlacement.inboundChannelsFromGateway).
+   */
+  readonly inboundChannelsFromGateway?: boolean;
   /** Data channels the session may hold at once. */
   readonly maxDataChannels: number;
   /** Where fresh public ports and reservations are (default the boundary address): the gateway address a public client reached. */
@@ -67,6 +74,10 @@ export class SessionServices implements HostServices, DataChannelOwner {
   async createDataChannel(request: DataChannelRequest): Promise<DataChannel> {
     this.checkOpen();
     const r = checkRequest(request);
+    // The address the private host sees the connection come from, when not the remote peer's own.
+    // Looked up first: everything after it runs without a pause, so the checks below hold when the channel is made.
+    const sourceAddress = r.fromBoundary ? this.session.boundary.address : await this.gatewayAsPeerFor(r);
+    this.checkOpen();
     const family = ipFamily(r.private.address);
     if (r.private.address !== this.session.client.address && r.private.address !== this.session.server.address) {
       throw new ServiceRefusedError(`data channel refused: ${r.private.address} is not a peer of session ${this.session.id} (client ${this.session.client.address}, server ${this.session.server.address})`);
@@ -77,7 +88,7 @@ export class SessionServices implements HostServices, DataChannelOwner {
     }
     const { publicEndpoint, holdsPort } = this.publicEndpointFor(r, family);
     let sourcePort: number | undefined;
-    if (r.fromBoundary) {
+    if (sourceAddress !== undefined) {
       try {
         sourcePort = this.deps.ledger.take({ count: 1, protocol: r.protocol })[0]!;
       } catch (err) {
@@ -97,7 +108,7 @@ export class SessionServices implements HostServices, DataChannelOwner {
         lifetimeMs: r.lifetimeMs,
         owner: this.session.id,
         carried: this.carriedBySession(r, publicEndpoint),
-        ...(sourcePort === undefined ? {} : { privateSource: { address: this.session.boundary.address, port: port(sourcePort) } }),
+        ...(sourcePort === undefined || sourceAddress === undefined ? {} : { privateSource: { address: sourceAddress, port: port(sourcePort) } }),
       });
     } catch (err) {
       if (holdsPort) this.deps.ledger.let(publicEndpoint.port);
@@ -238,6 +249,25 @@ export class SessionServices implements HostServices, DataChannelOwner {
     return r.protocol === s.protocol && r.direction === 'inbound' && !r.fromBoundary
       && sameEndpoint(publicEndpoint, s.boundary) && sameEndpoint(r.private, s.client)
       && r.remote?.port !== undefined && sameEndpoint({ address: r.remote.address, port: r.remote.port }, s.server);
+  }
+
+  /**
+   * With a driver that needs it (inboundChannelsFromGateway), an inbound
+   * channel to a private client comes from the gateway's own address
+   * towards the client: the route's source address, else the first private
+   * adapter address of the family. Undefined when the channel needs no such
+   * source.
+   */
+  private async gatewayAsPeerFor(r: CheckedRequest): Promise<IpAddress | undefined> {
+    if (this.deps.inboundChannelsFromGateway !== true || r.direction !== 'inbound' || this.session.clientSide !== 'private') return undefined;
+    // Another private address is refused by the peer check that follows.
+    if (r.private.address !== this.session.client.address) return undefined;
+    const family = ipFamily(r.private.address);
+    const routed = await this.deps.sourceLookup(r.private.address);
+    const fallback = this.session.adapters.filter((a) => a.type === 'private').flatMap((a) => a.addresses).find((a) => ipFamily(a) === family);
+    const address = routed !== undefined && ipFamily(routed) === family ? routed : fallback;
+    if (address === undefined) throw new ServiceRefusedError(`data channel refused: the gateway has no IPv${family} address towards ${r.private.address}`);
+    return address;
   }
 
   private publicEndpointFor(r: CheckedRequest, family: 4 | 6): { publicEndpoint: Endpoint; holdsPort: boolean } {

@@ -14,6 +14,8 @@ export interface SessionRegistryOptions {
   readonly ledger: PublicPortLedger;
   readonly hub: DataChannelHub;
   readonly sourceLookup: SourceAddressLookup;
+  /** The driver's ListenerPlacement.inboundChannelsFromGateway. */
+  readonly inboundChannelsFromGateway?: boolean;
   readonly adapters: () => readonly AdapterInfo[];
   readonly log: Logger;
   readonly maxSessions: number;
@@ -124,6 +126,7 @@ export class SessionRegistry {
       ledger: this.opts.ledger,
       hub: this.opts.hub,
       sourceLookup: this.opts.sourceLookup,
+      inboundChannelsFromGateway: this.opts.inboundChannelsFromGateway,
       maxDataChannels: plugin.maxDataChannels,
       publicAddress: spec.publicAddress,
       onEvent: (event) => session?.event(event),

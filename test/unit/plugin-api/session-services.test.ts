@@ -38,6 +38,7 @@ interface RigOptions {
   readonly session?: Partial<SessionInfo>;
   readonly maxDataChannels?: number;
   readonly lookup?: SourceAddressLookup;
+  readonly inboundChannelsFromGateway?: boolean;
 }
 
 /** A real engine and hub, a port ledger over 61000-61009 with a seeded search, and the session's services. */
@@ -59,6 +60,7 @@ function rig(opts: RigOptions = {}) {
       hub,
       sourceLookup: opts.lookup ?? (async (dest) => { lookups.push(dest); return undefined; }),
       maxDataChannels,
+      inboundChannelsFromGateway: opts.inboundChannelsFromGateway,
       onEvent: (e) => sink.events.push(e),
       onChannelsChanged: (n) => sink.changes.push(n),
     });
@@ -666,6 +668,38 @@ describe('SessionServices: a channel that shows the gateway as the private host\
     expect(await refusal(r.services.createDataChannel({ protocol: 'tcp', private: endpoint(CLIENT, 0), direction: 'outbound', fromBoundary: true }))).toBe('data channel refused: fromBoundary is for inbound channels only');
   });
 });
+
+describe('SessionServices: inbound channels from the gateway (a driver working after the OS NAT, WinDivert on ICS)', () => {
+  it("makes an inbound channel to the private client come from the gateway's address towards it, and carries both ways through the engine", async () => {
+    const r = rig({ inboundChannelsFromGateway: true, lookup: async (dest) => (dest === CLIENT ? ipAddress('198.51.100.1') : undefined) });
+    const ch = await r.services.createDataChannel(inbound(40100));
+    expect(r.mapping(ch.id).describe()).toBe(`tcp 198.51.100.2:40100 <-> 203.0.113.1:${FIRST_PORTS[0]} inbound remote 203.0.113.2 via 198.51.100.1:${FIRST_PORTS[1]}`);
+    // The server's connection reaches the client from the gateway; the client's answer to the gateway goes back to the server from the public port.
+    const syn = buildPacket({ family: 4, src: SERVER, dst: GATEWAY }, { kind: 'tcp', srcPort: 20, dstPort: FIRST_PORTS[0], flags: TCP_FLAGS.SYN });
+    expect(r.engine.process(syn, FROM_PUBLIC)).toBe('translated');
+    expect(toEndpoints(syn)).toBe(`198.51.100.1:${FIRST_PORTS[1]} > 198.51.100.2:40100`);
+    const synAck = buildPacket({ family: 4, src: CLIENT, dst: '198.51.100.1' }, { kind: 'tcp', srcPort: 40100, dstPort: FIRST_PORTS[1], flags: TCP_FLAGS.SYN | TCP_FLAGS.ACK });
+    expect(r.engine.process(synAck, { origin: 'private', stage: 'single' })).toBe('translated');
+    expect(toEndpoints(synAck)).toBe(`203.0.113.1:${FIRST_PORTS[0]} > 203.0.113.2:20`);
+  });
+
+  it("falls back to the private adapter's address without a route, and leaves two-way and server-side channels alone", async () => {
+    const r = rig({ inboundChannelsFromGateway: true });
+    const ch = await r.services.createDataChannel(inbound(40100));
+    expect(r.mapping(ch.id).describe()).toMatch(/ via 198\.51\.100\.1:\d+$/);
+    const both = await r.services.createDataChannel(inbound(40102, { protocol: 'udp', direction: 'both', persistent: true }));
+    expect(r.mapping(both.id).describe()).not.toMatch(/ via /);
+    const toServer = await r.services.createDataChannel({ protocol: 'tcp', private: endpoint(SERVER, 20), remote: { address: ipAddress(CLIENT) }, direction: 'inbound' });
+    expect(r.mapping(toServer.id).describe()).not.toMatch(/ via /);
+  });
+});
+
+/** `src:port > dst:port` of an IPv4 TCP/UDP packet (as the engine left it). */
+function toEndpoints(p: Buffer): string {
+  const ip = (o: number): string => [...p.subarray(o, o + 4)].join('.');
+  const ihl = (p[0]! & 0x0f) * 4;
+  return `${ip(12)}:${p.readUInt16BE(ihl)} > ${ip(16)}:${p.readUInt16BE(ihl + 2)}`;
+}
 
 describe('SessionServices.renewDataChannel', () => {
   it('moves the expiry of an active channel to lifetimeMs from now, on the same mapping, without a new one', async () => {
