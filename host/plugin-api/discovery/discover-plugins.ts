@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { apiVersionSatisfies, isApiVersionRange, SDK_API_VERSION } from '@algd/sdk';
+import { apiVersionSatisfies, isApiVersionRange, SDK_API_VERSIONS } from '@algd/sdk';
 
 /** The keyword that marks an npm package as an algd plugin. */
 export const PLUGIN_KEYWORD = 'algd-plugin';
@@ -93,7 +93,7 @@ function inspect(dir: string): DiscoveredPlugin | RefusedPlugin | undefined {
   if (typeof pluginName !== 'string' || !PLUGIN_NAME.test(pluginName)) return { dir, reason: `${name}: algd.name must be a lower-case plugin name` };
   if (typeof manifest.entry !== 'string' || manifest.entry === '') return { dir, reason: `${name}: algd.entry must name the plugin module` };
   if (typeof manifest.apiVersion !== 'string' || !isApiVersionRange(manifest.apiVersion)) return { dir, reason: `${name}: algd.apiVersion must be a semver range` };
-  if (!apiVersionSatisfies(manifest.apiVersion)) return { dir, reason: `${name}: needs plugin API ${manifest.apiVersion}; this host implements ${SDK_API_VERSION}` };
+  if (!apiVersionSatisfies(manifest.apiVersion)) return { dir, reason: `${name}: needs plugin API ${manifest.apiVersion}; this host implements ${SDK_API_VERSIONS.join(', ')}` };
   const entry = resolve(dir, manifest.entry);
   const rel = relative(dir, entry);
   if (rel.startsWith('..') || isAbsolute(rel)) return { dir, reason: `${name}: algd.entry ${manifest.entry} is outside the package` };

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { apiVersionSatisfies, definePlugin, PluginDefinitionError, SDK_API_VERSION, type PluginDefinition } from '@algd/sdk';
+import { apiVersionSatisfies, definePlugin, PluginDefinitionError, SDK_API_VERSIONS, type PluginDefinition } from '@algd/sdk';
 import { runTask, type TaskEnvelope, type TaskOutcome } from '@algd/sdk/runtime';
 import { isAbsolute } from 'node:path';
 import { workerData } from 'node:worker_threads';
@@ -82,7 +82,7 @@ function load(data: PluginWorkerData): Loaded {
     return { ok: false, reason: `definition invalid: ${errorInfo(err).message}` };
   }
   if (!apiVersionSatisfies(plugin.apiVersion)) {
-    return { ok: false, reason: `incompatible apiVersion ${JSON.stringify(plugin.apiVersion)}: this host implements plugin API ${SDK_API_VERSION}` };
+    return { ok: false, reason: `incompatible apiVersion ${JSON.stringify(plugin.apiVersion)}: this host implements plugin API ${SDK_API_VERSIONS.join(', ')}` };
   }
   let options: unknown;
   try {

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { SDK_API_VERSION } from '@algd/sdk';
+import { SDK_API_VERSIONS } from '@algd/sdk';
 import { discoverPlugins, PLUGIN_KEYWORD } from '../../../host/plugin-api/discovery/discover-plugins';
 
 let root: string;
@@ -91,7 +91,7 @@ describe('discoverPlugins', () => {
     ['an apiVersion that is no range', { 'p/package.json': pkg('algd-plugin-v', manifest({ apiVersion: 'latest-and-greatest' })), 'p/dist/index.js': '' }, 'algd-plugin-v: algd.apiVersion must be a semver range'],
     ['no apiVersion', { 'p/package.json': pkg('algd-plugin-v', manifest({ apiVersion: undefined })), 'p/dist/index.js': '' }, 'algd-plugin-v: algd.apiVersion must be a semver range'],
     ['an apiVersion that is a number', { 'p/package.json': pkg('algd-plugin-v', manifest({ apiVersion: 1 })), 'p/dist/index.js': '' }, 'algd-plugin-v: algd.apiVersion must be a semver range'],
-    ['an unsatisfied range', { 'p/package.json': pkg('algd-plugin-v', manifest({ apiVersion: '^2.0.0' })), 'p/dist/index.js': '' }, `algd-plugin-v: needs plugin API ^2.0.0; this host implements ${SDK_API_VERSION}`],
+    ['an unsatisfied range', { 'p/package.json': pkg('algd-plugin-v', manifest({ apiVersion: '^2.0.0' })), 'p/dist/index.js': '' }, `algd-plugin-v: needs plugin API ^2.0.0; this host implements ${SDK_API_VERSIONS.join(', ')}`],
     ['an entry outside the package', { 'p/package.json': pkg('algd-plugin-e', manifest({ entry: '../x.js' })), 'x.js': '' }, 'algd-plugin-e: algd.entry ../x.js is outside the package'],
     ['an absolute entry elsewhere', { 'p/package.json': pkg('algd-plugin-e', manifest({ entry: '/etc/hostname' })) }, 'algd-plugin-e: algd.entry /etc/hostname is outside the package'],
     ['an entry that climbs out and back in', { 'p/package.json': pkg('algd-plugin-e', manifest({ entry: 'dist/../../p2/x.js' })), 'p2/x.js': '' }, 'algd-plugin-e: algd.entry dist/../../p2/x.js is outside the package'],
