@@ -29,14 +29,13 @@
 import type { Lab } from '../../host/lab/lab';
 import type { LabProcess } from '../../host/lab/lab-process';
 import { buildCompatLibrary } from '../../host/nat-engine/drivers/windivert/compat-library';
-import { describeLab, useLab } from '../lab/require-lab';
+import { describeLabNeeding, useLab } from '../lab/require-lab';
 import { useLabAlgd } from '../support/lab-algd';
 import {
   arrivedWhole, describeResult, FTP_CLIENT_CASES, rawControlSession, startVsftpd,
   type CaseResult, type FtpClientCase, type FtpServer,
 } from '../support/ftp-peers';
 import { installKernelAlg, kernelAlgTable, removeKernelAlg } from '../../host/lab/kernel-alg';
-import { findTool } from '../support/require-tool';
 
 jest.setTimeout(60_000);
 
@@ -133,28 +132,12 @@ const newMappings = (before: Status, after: Status): string[] => {
   return after.engine.mappings.filter((m) => !known.has(m.id)).map((m) => m.mapping);
 };
 
-const REQUIRE_ALL = process.env['ALGD_REQUIRE_ALL'] === '1';
 /** The peers every block runs (Debian packages vsftpd, curl, lftp; scripts/setup installs them). */
 const FTP_TOOLS = ['vsftpd', 'curl', 'lftp'] as const;
 
-/**
- * describeLab, when the FTP peers (and `extraTools`) are installed;
- * otherwise skipped with the reason, or under ALGD_REQUIRE_ALL=1 a failing test.
- */
+/** describeLab when the FTP peers (and `extraTools`) are installed. */
 function describeFtpLab(title: string, fn: () => void, extraTools: readonly string[] = []): void {
-  const missing = [...FTP_TOOLS, ...extraTools].filter((t) => findTool(t) === undefined);
-  if (missing.length === 0) {
-    describeLab(title, fn);
-  } else if (REQUIRE_ALL) {
-    describe(title, () => {
-      it('has the programs it runs', () => {
-        throw new Error(`ALGD_REQUIRE_ALL=1 and programs are missing: ${missing.join(', ')} (scripts/setup installs them)`);
-      });
-    });
-  } else {
-    process.stderr.write(`[lab] skipping "${title}": missing ${missing.join(', ')}\n`);
-    describe.skip(`${title} (skipped: missing ${missing.join(', ')})`, fn);
-  }
+  describeLabNeeding([...FTP_TOOLS, ...extraTools], title, fn);
 }
 
 describeFtpLab('FTP through algd (nfqueue driver, FTP plugin): real clients and vsftpd', () => {

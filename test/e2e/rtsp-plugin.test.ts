@@ -33,7 +33,7 @@ import {
 import { GI_PYTHON, RTSP_MOUNTS, startRtspServer, type RtspServer, type RtspSetupSeen } from '../../host/lab/rtsp-server';
 import { GATEWAY_PRIVATE2_IFACE, GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topology';
 import { runCommand } from '../../host/os/run-command';
-import { describeLab, useLab } from '../lab/require-lab';
+import { describeLabNeeding, useLab } from '../lab/require-lab';
 import { useLabAlgd } from '../support/lab-algd';
 import { findTool } from '../support/require-tool';
 import { until } from '../support/wait';
@@ -270,7 +270,6 @@ function useRtspServer(lab: () => Lab): () => RtspServer {
   };
 }
 
-const REQUIRE_ALL = process.env['ALGD_REQUIRE_ALL'] === '1';
 
 /** What is missing to run the peers: ffmpeg, conntrack, and Debian's Python with GStreamer's RTSP server and the plugins the pipelines use. */
 function missingPeers(): string[] {
@@ -289,21 +288,9 @@ function missingPeers(): string[] {
   return missing;
 }
 
-/** describeLab when the peers are installed; otherwise skipped with the reason, or under ALGD_REQUIRE_ALL=1 a failing test. */
+/** describeLab when the peers are installed. */
 function describeRtspLab(title: string, fn: () => void): void {
-  const missing = missingPeers();
-  if (missing.length === 0) {
-    describeLab(title, fn);
-  } else if (REQUIRE_ALL) {
-    describe(title, () => {
-      it('has the programs it runs', () => {
-        throw new Error(`ALGD_REQUIRE_ALL=1 and programs are missing: ${missing.join(', ')} (scripts/setup installs them)`);
-      });
-    });
-  } else {
-    process.stderr.write(`[lab] skipping "${title}": missing ${missing.join(', ')}\n`);
-    describe.skip(`${title} (skipped: missing ${missing.join(', ')})`, fn);
-  }
+  describeLabNeeding(missingPeers, title, fn);
 }
 
 interface Status {

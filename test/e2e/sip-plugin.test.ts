@@ -34,10 +34,9 @@ import {
   SIPP_DTMF_PCAP, SIPP_LAB_PORTS, SIPP_SPEECH_PCAP, sippIncomingCall, sippOutgoingCall, stepCount,
   type SippCallOutcome, type SippResult,
 } from '../../host/lab/sipp';
-import { describeLab, useLab } from '../lab/require-lab';
+import { describeLabNeeding, useLab } from '../lab/require-lab';
 import { installKernelAlg, kernelAlgTable, removeKernelAlg } from '../../host/lab/kernel-alg';
 import { useLabAlgd } from '../support/lab-algd';
-import { findTool } from '../support/require-tool';
 
 jest.setTimeout(90_000);
 
@@ -177,25 +176,9 @@ function workingCases(lab: () => Lab, after?: WorkingCaseOptions): void {
   });
 }
 
-const REQUIRE_ALL = process.env['ALGD_REQUIRE_ALL'] === '1';
-
-/**
- * describeLab, when sipp is installed; otherwise skipped with the reason,
- * or under ALGD_REQUIRE_ALL=1 a failing test.
- */
+/** describeLab when sipp (Debian sip-tester) is installed. */
 function describeSipLab(title: string, fn: () => void): void {
-  if (findTool('sipp') !== undefined) {
-    describeLab(title, fn);
-  } else if (REQUIRE_ALL) {
-    describe(title, () => {
-      it('has the programs it runs', () => {
-        throw new Error('ALGD_REQUIRE_ALL=1 and sipp is missing (Debian sip-tester; scripts/setup installs it)');
-      });
-    });
-  } else {
-    process.stderr.write(`[lab] skipping "${title}": missing sipp\n`);
-    describe.skip(`${title} (skipped: missing sipp)`, fn);
-  }
+  describeLabNeeding(['sipp'], title, fn);
 }
 
 interface Status {

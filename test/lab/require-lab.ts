@@ -11,27 +11,15 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 
 import { Lab, type LabOptions } from '../../host/lab/lab';
+import { findTool } from '../support/require-tool';
 
 /** Programs the lab runs (in the root namespace or inside the lab's namespaces). */
 export const LAB_TOOLS = ['ip', 'nft', 'ethtool', 'tcpdump', 'tshark', 'ss', 'sysctl', 'unshare', 'python3'] as const;
 
 const CREATE_TIMEOUT_MS = 60_000;
 const DESTROY_TIMEOUT_MS = 60_000;
-
-function onPath(program: string): boolean {
-  return (process.env['PATH'] ?? '').split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 let cachedReason: string | null | undefined;
 
@@ -44,7 +32,7 @@ export function labUnavailableReason(): string | undefined {
 function probe(): string | undefined {
   if (process.platform !== 'linux') return `network namespaces need Linux (this is ${process.platform})`;
   if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, veth, nftables); run as root or with sudo';
-  const missing = LAB_TOOLS.filter((t) => !onPath(t));
+  const missing = LAB_TOOLS.filter((t) => findTool(t) === undefined);
   if (missing.length > 0) return `missing programs: ${missing.join(', ')} (scripts/setup installs them)`;
   const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', timeout: 10_000 });
   if (list.status !== 0) return `\`ip netns list\` fails: ${(list.stderr || String(list.error)).trim()}`;
@@ -60,7 +48,17 @@ function probe(): string | undefined {
  * fails with the reason.
  */
 export function describeLab(title: string, fn: () => void): void {
-  const reason = labUnavailableReason();
+  describeLabNeeding([], title, fn);
+}
+
+/**
+ * describeLab for tests that also need peers: `needs` lists programs (such
+ * as vsftpd or sipp) that must be on PATH, or tells what is missing itself.
+ * Anything missing is a reason like the lab's own.
+ */
+export function describeLabNeeding(needs: readonly string[] | (() => readonly string[]), title: string, fn: () => void): void {
+  const missing = typeof needs === 'function' ? needs() : needs.filter((p) => findTool(p) === undefined);
+  const reason = labUnavailableReason() ?? (missing.length > 0 ? `programs are missing: ${missing.join(', ')} (scripts/setup installs them)` : undefined);
   if (reason === undefined) {
     describe(title, fn);
   } else if (process.env['ALGD_REQUIRE_ALL'] === '1') {

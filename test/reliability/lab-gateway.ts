@@ -12,8 +12,7 @@ import type { Lab } from '../../host/lab/lab';
 import type { LabProcess } from '../../host/lab/lab-process';
 import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topology';
 import { ALGD_BIN } from '../support/algd-process';
-import { findTool } from '../support/require-tool';
-import { describeLab } from '../lab/require-lab';
+import { describeLabNeeding } from '../lab/require-lab';
 
 export interface AlgdStatus {
   plugins: { name: string; state: string; counters: Record<string, number>; failures: Record<string, number>; sessions: number }[];
@@ -111,17 +110,5 @@ export async function queueCounters(lab: Lab, queueNum: number): Promise<QueueCo
  * reason, or under ALGD_REQUIRE_ALL=1 a failing test.
  */
 export function describeLabWith(tools: readonly string[], title: string, fn: () => void): void {
-  const missing = tools.filter((t) => findTool(t) === undefined);
-  if (missing.length === 0) {
-    describeLab(title, fn);
-  } else if (process.env['ALGD_REQUIRE_ALL'] === '1') {
-    describe(title, () => {
-      it('has the programs it runs', () => {
-        throw new Error(`ALGD_REQUIRE_ALL=1 and programs are missing: ${missing.join(', ')} (scripts/setup installs them)`);
-      });
-    });
-  } else {
-    process.stderr.write(`[lab] skipping "${title}": missing ${missing.join(', ')}\n`);
-    describe.skip(`${title} (skipped: missing ${missing.join(', ')})`, fn);
-  }
+  describeLabNeeding(tools, title, fn);
 }
