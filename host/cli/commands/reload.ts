@@ -1,7 +1,7 @@
-import { adminRequest, ServiceUnreachableError } from '../../admin/admin-client';
 import type { AlgdConfig } from '../../config/config-schema';
 import type { ReloadReport } from '../../service/reload-report';
 import { ExitCode } from '../exit-codes';
+import { callService } from '../service-call';
 
 /** A reload loads plugin pools; give it longer than a status query. */
 const RELOAD_TIMEOUT_MS = 60_000;
@@ -13,30 +13,19 @@ const RELOAD_TIMEOUT_MS = 60_000;
  * 2: the file is invalid and nothing changed; 1: some plugin changes failed
  * (those plugins keep their running settings); 3: the service is not running.
  */
-export async function reloadCommand(config: AlgdConfig, opts: { json: boolean }): Promise<ExitCode> {
-  let response;
-  try {
-    response = await adminRequest(config.adminSocket, { command: 'reload' }, RELOAD_TIMEOUT_MS);
-  } catch (err) {
-    if (err instanceof ServiceUnreachableError) {
-      process.stderr.write(`algd: ${err.message}\n`);
-      return ExitCode.notRunning;
-    }
-    throw err;
-  }
-  if (!response.ok) {
-    process.stderr.write(`algd: ${response.error}\n`);
-    return ExitCode.failure;
-  }
-  const report = response.result as ReloadReport;
-  if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else process.stdout.write(formatReport(report));
+export function reloadCommand(config: AlgdConfig, opts: { json: boolean }): Promise<ExitCode> {
+  const print = (report: ReloadReport): string => (opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  return callService<ReloadReport>(config, { command: 'reload' }, print, { timeoutMs: RELOAD_TIMEOUT_MS, outcome: (report) => outcomeOf(report, opts.json) });
+}
+
+/** Exit 2 for a rejected file, 1 when a plugin change failed; the reasons on stderr (text mode). */
+function outcomeOf(report: ReloadReport, json: boolean): ExitCode {
   if (report.rejected) {
-    if (!opts.json) process.stderr.write(`algd: invalid configuration ${report.source}, nothing changed:\n${report.errors.map((e) => `  - ${e}`).join('\n')}\n`);
+    if (!json) process.stderr.write(`algd: invalid configuration ${report.source}, nothing changed:\n${report.errors.map((e) => `  - ${e}`).join('\n')}\n`);
     return ExitCode.usage;
   }
   if (report.errors.length > 0) {
-    if (!opts.json) process.stderr.write(report.errors.map((e) => `algd: ${e} (kept its running settings)\n`).join(''));
+    if (!json) process.stderr.write(report.errors.map((e) => `algd: ${e} (kept its running settings)\n`).join(''));
     return ExitCode.failure;
   }
   return ExitCode.ok;
