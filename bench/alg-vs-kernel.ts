@@ -59,7 +59,7 @@ import { endpoint, port } from '@algd/sdk';
 
 import { CLIENT_V4, GATEWAY_PUBLIC_V4, SERVER_V4 } from '../host/lab/addresses';
 import { installKernelAlg, removeKernelAlg } from '../host/lab/kernel-alg';
-import { Lab } from '../host/lab/lab';
+import type { Lab } from '../host/lab/lab';
 import type { LabProcess } from '../host/lab/lab-process';
 import { countArrivals, rtpPacketsIn, runSippPair, SIPP_DTMF_PCAP, type SippResult } from '../host/lab/sipp';
 import { calleeScenario, callerScenario } from '../host/lab/sipp-scenarios';
@@ -67,28 +67,21 @@ import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../host/lab/topolog
 import { startVsftpd } from '../host/lab/vsftpd';
 import { algdEntryPoint } from '../host/service/package-info';
 import { writeChart } from './bench-chart';
+import { envInt, withBenchLab } from './bench-lab';
 import { FTP_BENCH_CLIENT, parseClientLine, type NoopResult, type SessionsResult } from './ftp-bench-client';
 
 const ROOT = resolve(__dirname, '../../..');
 const OUT_DIR = join(ROOT, 'bench/out');
 
-const envInt = (name: string, dflt: number, max: number): number => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be an integer from 1 to ${max}, got ${v}`);
-  return n;
-};
-
-const ROUNDS = envInt('BENCH_ROUNDS', 3, 9);
-const FILE_MIB = envInt('BENCH_FILE_MIB', 1024, 8192);
-const SEQ_SESSIONS = envInt('BENCH_SEQ_SESSIONS', 150, 10_000);
-const CONC_SESSIONS = envInt('BENCH_CONC_SESSIONS', 1000, 20_000);
+const ROUNDS = envInt('BENCH_ROUNDS', 3, { max: 9 });
+const FILE_MIB = envInt('BENCH_FILE_MIB', 1024, { max: 8192 });
+const SEQ_SESSIONS = envInt('BENCH_SEQ_SESSIONS', 150, { max: 10_000 });
+const CONC_SESSIONS = envInt('BENCH_CONC_SESSIONS', 1000, { max: 20_000 });
 const CONC_CLIENTS = 50;
 const SESSIONS_MAX_S = 20;
-const NOOPS = envInt('BENCH_NOOPS', 2000, 100_000);
+const NOOPS = envInt('BENCH_NOOPS', 2000, { max: 100_000 });
 const NOOP_WARMUP = 200;
-const SIP_CALLS = envInt('BENCH_SIP_CALLS', 600, 5000);
+const SIP_CALLS = envInt('BENCH_SIP_CALLS', 600, { max: 5000 });
 const SIP_RATE = 400;
 const SIP_LIMIT = 200;
 const SIP_HOLD_MS = 300;
@@ -395,22 +388,9 @@ async function main(): Promise<number> {
   }
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing (the FTP bench client)`);
   const startedAt = Date.now();
-  const lab = await Lab.create({ ipv6: false, name: 'algbench', offloads: OFFLOADS });
-  let timedOut = false;
-  const watchdog = setTimeout(() => {
-    timedOut = true;
-    progress(`the bench exceeded its ${BUDGET_MS / 1000} s budget: destroying the lab and exiting`);
-    void lab.destroy().finally(() => process.exit(3));
-  }, BUDGET_MS);
-  const onSignal = (sig: NodeJS.Signals): void => {
-    progress(`${sig}: destroying the lab`);
-    void lab.destroy().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   const turns: Turn[] = [];
   let stops: Bench['stops'] = [];
-  try {
+  await withBenchLab({ ipv6: false, name: 'algbench', offloads: OFFLOADS }, BUDGET_MS, progress, async (lab) => {
     progress(`lab ${lab.id} up; veth offloads ${OFFLOADS ? 'on' : 'off'}; ${ROUNDS} rounds of kernel then algd`);
     const bench = new Bench(lab);
     stops = bench.stops;
@@ -418,12 +398,7 @@ async function main(): Promise<number> {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const setup of SETUPS) turns.push(await bench.turn(setup, round));
     }
-  } finally {
-    clearTimeout(watchdog);
-    if (!timedOut) await lab.destroy();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
   progress('plugin host alone (bench/plugin-host.js): RSS with 10,000 idle sessions');
   const host = await pluginHostMemory();
 

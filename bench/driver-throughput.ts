@@ -45,10 +45,11 @@ import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { CLIENT_V4, GATEWAY_PUBLIC_V4, SERVER_V4 } from '../host/lab/addresses';
-import { Lab } from '../host/lab/lab';
+import type { Lab } from '../host/lab/lab';
 import type { LabProcess } from '../host/lab/lab-process';
 import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../host/lab/topology';
 import { ALGD_MARK } from '../host/nat-engine/drivers/nfqueue/algd-mark';
+import { envInt, withBenchLab } from './bench-lab';
 import { BULK_TCP, parseBulk, type BulkResult } from './bulk-tcp';
 import { labCaptureSpec } from '../host/lab/lab-capture-spec';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -57,20 +58,12 @@ const ROOT = resolve(__dirname, '../../..');
 const OUT_DIR = join(ROOT, 'bench/out');
 const HARNESS_JS = join(__dirname, 'driver-harness.js');
 
-const envInt = (name: string, dflt: number): number => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${v}`);
-  return n;
-};
-
-const RUNS = Math.max(1, envInt('BENCH_RUNS', 3));
-const MAX_BYTES = envInt('BENCH_MAX_MIB', 512) * 1024 * 1024;
-const MAX_SECONDS = Math.min(envInt('BENCH_MAX_SECONDS', 20), 30);
-const SOCKBUF = envInt('BENCH_SOCKBUF', 4 * 1024 * 1024);
+const RUNS = Math.max(1, envInt('BENCH_RUNS', 3, { min: 0 }));
+const MAX_BYTES = envInt('BENCH_MAX_MIB', 512, { min: 0 }) * 1024 * 1024;
+const MAX_SECONDS = Math.min(envInt('BENCH_MAX_SECONDS', 20, { min: 0 }), 30);
+const SOCKBUF = envInt('BENCH_SOCKBUF', 4 * 1024 * 1024, { min: 0 });
 const CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
-const OFFLOADS = envInt('BENCH_OFFLOADS', 1) !== 0;
+const OFFLOADS = envInt('BENCH_OFFLOADS', 1, { min: 0 }) !== 0;
 /**
  * Experiment, not the product: BENCH_SKIP_POST=1 adds one rule in front of
  * the driver's mangle POSTROUTING chain so that packets the engine already
@@ -406,20 +399,7 @@ async function main(): Promise<number> {
   }
   progress(`transfers: ${RUNS} per path, each at most ${MAX_BYTES / 2 ** 20} MiB or ${MAX_SECONDS} s; sender/receiver: python3 sockets, 1 MiB chunks, SO_SNDBUF/SO_RCVBUF ${SOCKBUF === 0 ? 'autotuned' : `${SOCKBUF} bytes`}`);
   progress(`veth offloads ${OFFLOADS ? 'on (GSO super-packets cross userland whole)' : 'off (MTU-sized segments)'}`);
-  const lab = await Lab.create({ ipv6: false, name: 'bench', offloads: OFFLOADS });
-  let timedOut = false;
-  const watchdog = setTimeout(() => {
-    timedOut = true;
-    progress(`the bench exceeded its ${BUDGET_MS / 1000} s budget: destroying the lab and exiting`);
-    void lab.destroy().finally(() => process.exit(3));
-  }, BUDGET_MS);
-  const onSignal = (sig: NodeJS.Signals): void => {
-    progress(`${sig}: destroying the lab`);
-    void lab.destroy().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
+  return withBenchLab({ ipv6: false, name: 'bench', offloads: OFFLOADS }, BUDGET_MS, progress, async (lab) => {
     progress(`lab ${lab.id} up`);
     const bench = new Bench(lab);
     // Interleaved, so that both paths see the same background load: kernel (algd not running), then algd, per round.
@@ -480,12 +460,7 @@ async function main(): Promise<number> {
     );
     process.stdout.write(`sender/receiver: python3 sockets; figures in ${outFile}\n`);
     return 0;
-  } finally {
-    clearTimeout(watchdog);
-    if (!timedOut) await lab.destroy();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
 }
 
 main().then(

@@ -69,6 +69,7 @@ import { PluginInstance } from '../host/plugin-api/plugin-instance';
 import { PluginPool } from '../host/plugin-api/worker-pool/plugin-pool';
 import { buildPacket, TCP_FLAGS } from '../test/support/packets';
 import { PluginHostRig, SERVER_ADDRESS } from '../test/support/plugin-host-rig';
+import { envInt } from './bench-lab';
 import type { PeerStats } from './plugin-host-peers';
 
 // The pools load the worker module compiled next to plugin-pool.js; naming it here makes tsc emit it into dist/bench too.
@@ -80,18 +81,10 @@ const PLUGINS_DIR = join(ROOT, 'test/fixtures/plugin-packages');
 const PEERS_JS = join(__dirname, 'plugin-host-peers.js');
 const PLUGIN = 'bench-echo';
 
-const envInt = (name: string, dflt: number, max: number): number => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be an integer from 1 to ${max}, got ${v}`);
-  return n;
-};
-
-const ROUND_TRIPS = envInt('BENCH_ROUND_TRIPS', 5000, 100_000);
-const WARMUP = envInt('BENCH_WARMUP', 500, 100_000);
+const ROUND_TRIPS = envInt('BENCH_ROUND_TRIPS', 5000, { max: 100_000 });
+const WARMUP = envInt('BENCH_WARMUP', 500, { max: 100_000 });
 const BLOCK = 250;
-const TARGET_SESSIONS = envInt('BENCH_SESSIONS', 10_000, 50_000);
+const TARGET_SESSIONS = envInt('BENCH_SESSIONS', 10_000, { max: 50_000 });
 const CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
 /** Heap snapshots before and with the idle sessions, summarised by constructor (slow: a few seconds per 1000 sessions). */
 const HEAP_SNAPSHOT = process.env['BENCH_HEAP_SNAPSHOT'] === '1';
