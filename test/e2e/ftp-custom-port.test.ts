@@ -4,7 +4,8 @@
  * 2121 arrives whole. Without the second port in the configuration the
  * same download fails (the masquerade alone cannot carry active mode),
  * proving that the capture is what makes it work. A live reload adds the
- * port to a running algd and takes it away again, with the same outcomes.
+ * port to a running algd and takes it away again, with the same outcomes,
+ * through the nfqueue driver and the windivert driver.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { SERVER_V4 } from '../../host/lab/addresses';
 import { startVsftpd, type Vsftpd } from '../../host/lab/vsftpd';
 import { describeLab, useLab } from '../lab/require-lab';
+import { buildCompatLibrary } from '../../host/nat-engine/drivers/windivert/compat-library';
 import { ALGD_BIN } from '../support/algd-process';
 import { useLabAlgd } from '../support/lab-algd';
 
@@ -60,8 +62,12 @@ describeLab('FTP on a configured capture port (2121)', () => {
     });
   });
 
-  describe('a live reload re-porting the FTP plugin', () => {
-    const algd = useLabAlgd(lab, 'reload', () => ({
+  describe.each([
+    ['nfqueue', 'iptables rules'],
+    ['windivert', 'WinDivert filter (over the compat library)'],
+  ] as const)('a live reload re-porting the FTP plugin (%s driver)', (driver, what) => {
+    const algd = useLabAlgd(lab, `reload-${driver}`, () => ({
+      ...(driver === 'windivert' ? { driver, windivert: { path: buildCompatLibrary() } } : {}),
       plugins: { ftp: { ports: { tcp: [21] } }, sip: { enabled: false }, rtsp: { enabled: false } },
     }));
     /** Rewrites the running algd's configuration file with these FTP ports and runs `algd reload --json` in the gateway. */
@@ -70,26 +76,34 @@ describeLab('FTP on a configured capture port (2121)', () => {
       config.plugins.ftp.ports.tcp = ports;
       writeFileSync(algd.configFile(), JSON.stringify(config));
       const r = await lab().exec('gateway', [process.execPath, ALGD_BIN, 'reload', '--json', '--config', algd.configFile()], { timeoutMs: 60_000 });
+      if (r.stdout.trim() === '') throw new Error(`algd reload exited ${r.code} with no report: ${r.stderr}`);
       return { code: r.code ?? -1, report: JSON.parse(r.stdout) as { needsRestart: string[]; errors: string[] } };
     };
-    const capturedPorts = async (): Promise<string> => (await lab().execOk('gateway', ['iptables', '-t', 'raw', '-S', 'ALGD_PREROUTING'])).stdout;
+    /** What the driver captures now: algd's raw PREROUTING chain, or the filter of the last WinDivert handle it opened. */
+    const captured = async (): Promise<string> => {
+      if (driver === 'nfqueue') return (await lab().execOk('gateway', ['iptables', '-t', 'raw', '-S', 'ALGD_PREROUTING'])).stdout;
+      const p = algd.process();
+      return (p.stderr + p.stdout).split('\n').filter((l) => l.includes('windivert: capturing with')).at(-1) ?? '';
+    };
+    const port2121 = driver === 'nfqueue' ? /--dport 2121\b/ : /tcp\.DstPort == 2121\b/;
+    const port21 = driver === 'nfqueue' ? /--dport 21\b/ : /tcp\.DstPort == 21\b/;
 
-    it('adds port 2121 to the running capture: the active download that failed before arrives whole; taking it away makes it fail again', async () => {
-      expect((await activeDownload('reload-before')).equals(file)).toBe(false);
-      expect(await capturedPorts()).not.toMatch(/--dport 2121\b/);
+    it(`adds port 2121 to the running capture (${what}): the active download that failed before arrives whole; taking it away makes it fail again`, async () => {
+      expect((await activeDownload(`reload-${driver}-before`)).equals(file)).toBe(false);
+      expect(await captured()).not.toMatch(port2121);
 
       const added = await reloadWith([21, 2121]);
       expect(added.code).toBe(0);
       expect(added.report.errors).toEqual([]);
       expect(added.report.needsRestart).toEqual([]);
-      expect(await capturedPorts()).toMatch(/--dport 2121\b/);
-      expect((await activeDownload('reload-added')).equals(file)).toBe(true);
+      expect(await captured()).toMatch(port2121);
+      expect((await activeDownload(`reload-${driver}-added`)).equals(file)).toBe(true);
 
       const removed = await reloadWith([21]);
       expect(removed.code).toBe(0);
-      expect(await capturedPorts()).not.toMatch(/--dport 2121\b/);
-      expect(await capturedPorts()).toMatch(/--dport 21\b/);
-      expect((await activeDownload('reload-removed')).equals(file)).toBe(false);
+      expect(await captured()).not.toMatch(port2121);
+      expect(await captured()).toMatch(port21);
+      expect((await activeDownload(`reload-${driver}-removed`)).equals(file)).toBe(false);
     });
   });
 });

@@ -175,6 +175,8 @@ interface OpenState {
   readonly filter: string;
   /** Resolves when the source has ended. */
   readonly ended: Promise<void>;
+  /** Replaced by a handle with a new filter (updateCapture): its end is expected. */
+  retiring: boolean;
 }
 
 /** The `windivert` driver. See the module comment. */
@@ -206,8 +208,30 @@ export class WindivertDriver implements PacketDriver {
 
   async open(spec: CaptureSpec, processor: PacketProcessor): Promise<void> {
     if (this.state || this.closing) throw new Error('the windivert driver is already open');
-    const lib = this.opts.lib ?? loadWindivertLib(this.opts.path);
-    const resolve = this.opts.resolveInterfaceIndex ?? defaultInterfaceIndexResolver();
+    this.state = this.capture(this.opts.lib ?? loadWindivertLib(this.opts.path), spec, processor);
+  }
+
+  /**
+   * Captures what `spec` asks for from now on (a reload that enables,
+   * disables or re-ports a plugin). A WinDivert filter is fixed for the
+   * life of its handle, so a handle with the new filter opens first and
+   * the old one is then shut down and drained: no packet goes uncaptured
+   * in between. A packet both handles divert in the overlap passes through
+   * the engine twice, which leaves an already translated packet alone.
+   */
+  async updateCapture(spec: CaptureSpec): Promise<void> {
+    const old = this.state;
+    if (!old || this.closing) throw new Error('the windivert driver is not open');
+    if (this.compile(spec).filter === old.filter) return;
+    const next = this.capture(old.lib, spec, old.processor);
+    this.state = next;
+    old.retiring = true;
+    await this.shutdown(old);
+  }
+
+  /** The filter for `spec`, and the side of each adapter by interface index. */
+  private compile(spec: CaptureSpec): { filter: string; sides: Map<number, CaptureAdapter['side']> } {
+    const resolve = this.resolveIndex();
     const indexes = new Map<string, number>();
     const sides = new Map<number, CaptureAdapter['side']>();
     for (const a of spec.adapters) {
@@ -217,7 +241,16 @@ export class WindivertDriver implements PacketDriver {
       indexes.set(a.name, idx);
       sides.set(idx, a.side);
     }
-    const filter = buildWindivertFilter(spec, indexes);
+    return { filter: buildWindivertFilter(spec, indexes), sides };
+  }
+
+  private resolveIndex(): InterfaceIndexResolver {
+    return this.opts.resolveInterfaceIndex ?? defaultInterfaceIndexResolver();
+  }
+
+  /** Opens a handle with the filter for `spec` and starts receiving from it. */
+  private capture(lib: WindivertLib, spec: CaptureSpec, processor: PacketProcessor): OpenState {
+    const { filter, sides } = this.compile(spec);
     const handle = this.openHandle(lib, filter);
     const bufferSize = Math.max(this.opts.bufferSize ?? DEFAULT_BUFFER_SIZE, WINDIVERT_MTU_MAX);
     let source: BatchSource;
@@ -229,11 +262,10 @@ export class WindivertDriver implements PacketDriver {
       lib.WinDivertClose(handle);
       throw err;
     }
-    this.localAddresses ??= this.opts.localAddresses ?? new OsLocalAddresses(resolve);
+    this.localAddresses ??= this.opts.localAddresses ?? new OsLocalAddresses(this.resolveIndex());
     let ended!: () => void;
     const endedPromise = new Promise<void>((r) => (ended = r));
-    const state: OpenState = { lib, handle, processor, source, sides, filter, ended: endedPromise };
-    this.state = state;
+    const state: OpenState = { lib, handle, processor, source, sides, filter, ended: endedPromise, retiring: false };
     try {
       source.start({
         onBatch: (count, length) => this.onBatch(state, count, length),
@@ -242,7 +274,7 @@ export class WindivertDriver implements PacketDriver {
           this.log.report(`recv-${code}`, 'warn', `windivert: WinDivertRecvEx failed: ${win32ErrorLabel(code)}`);
         },
         onEnd: (code, err) => {
-          if (!this.closing) {
+          if (!this.closing && !state.retiring) {
             const why = err ? err.message : code === undefined ? 'the receive thread stopped' : win32ErrorLabel(code);
             this.rawLog('error', `windivert: receiving stopped unexpectedly (${why}); captured traffic is no longer processed`);
           }
@@ -250,11 +282,11 @@ export class WindivertDriver implements PacketDriver {
         },
       });
     } catch (err) {
-      this.state = undefined;
       lib.WinDivertClose(handle);
       throw err;
     }
     this.rawLog('info', `windivert: capturing with ${lib.library} at priority ${this.opts.priority ?? 0}: ${filter}`);
+    return state;
   }
 
   /** WinDivertOpen, the driver version check and the queue parameters; closes the handle if any step fails. */

@@ -136,6 +136,7 @@ export class FakeSource implements BatchSource {
   readonly addresses = Buffer.alloc(255 * 80);
   nexts = 0;
   stopped = false;
+  ended = false;
   private events: ReceiverEvents | undefined;
 
   start(events: ReceiverEvents): void {
@@ -169,6 +170,7 @@ export class FakeSource implements BatchSource {
   }
 
   end(code?: number): void {
+    this.ended = true;
     this.events!.onEnd(code);
   }
 

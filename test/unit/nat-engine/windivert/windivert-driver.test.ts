@@ -146,6 +146,50 @@ describe('WindivertDriver', () => {
     await driver.close();
   });
 
+  it("sends a translated inbound packet that now comes from one of the gateway's addresses outbound, from that address's interface", async () => {
+    const { lib, source, driver } = setup();
+    // A data channel that shows the gateway as the client's peer: the server's SYN now goes from 198.51.100.1 to the client.
+    const processor = new ScriptedProcessor((bytes, i) => {
+      if (i === 0) bytes.set([198, 51, 100, 1], 12);
+      return i === 2 ? 'pass' : 'translated';
+    });
+    await driver.open(SPEC, processor);
+    source.feed([
+      { bytes: syn('203.0.113.2', 20, '203.0.113.1', 61000), seen: { ifIdx: PUB } },
+      { bytes: syn('203.0.113.2', 20, '203.0.113.1', 61002), seen: { ifIdx: PUB } },
+      { bytes: syn('198.51.100.2', 40000, '203.0.113.2', 80), seen: { ifIdx: PRIV } },
+    ]);
+    const sent = lib.sent[0]!.addresses.map((b) => new WindivertAddress(b));
+    // Rewritten to a local source: outbound from priv0. Translated but from a foreign address, or untouched: as captured.
+    expect(sent.map((a) => [a.outbound, a.ifIdx])).toEqual([[true, PRIV], [false, PUB], [false, PRIV]]);
+    await driver.close();
+  });
+
+  it('changes its capture while running: a handle with the new filter opens before the old one is drained and closed', async () => {
+    const sources: FakeSource[] = [];
+    const { lib, driver, logs } = setup({ createSource: () => { const s = new FakeSource(); sources.push(s); return s; } });
+    lib.onShutdown = () => sources.find((s) => !s.stopped && !s.ended)?.end(232);
+    const processor = new ScriptedProcessor();
+    await driver.open(SPEC, processor);
+    const first = driver.filter;
+    const more: CaptureSpec = { ...SPEC, controlPorts: [...SPEC.controlPorts, { protocol: 'tcp', port: port(2121) }] };
+    await driver.updateCapture(more);
+    expect(lib.opens.map((o) => o.filter)).toEqual([first, driver.filter]);
+    expect(driver.filter).toContain('tcp.DstPort == 2121');
+    expect(lib.calls.slice(lib.calls.indexOf('open', 1))).toEqual(['open', 'get 3', 'set 0=4096', 'set 1=2000', 'shutdown 1', 'close']);
+    expect(sources.map((s) => s.stopped)).toEqual([true, false]);
+    expect(logs.filter((l) => l.startsWith('error'))).toEqual([]);
+    // The new handle's packets reach the engine.
+    sources[1]!.feed([{ bytes: syn('198.51.100.2', 40000, '203.0.113.2', 2121), seen: { ifIdx: PRIV } }]);
+    expect(processor.seen).toHaveLength(1);
+    // The same capture again: nothing reopened.
+    await driver.updateCapture(more);
+    expect(lib.opens).toHaveLength(2);
+    await driver.close();
+    expect(sources.map((s) => s.stopped)).toEqual([true, true]);
+    await expect(driver.updateCapture(SPEC)).rejects.toThrow(/not open/);
+  });
+
   it('sends nothing for an all-dropped batch, and counts a failed SendEx', async () => {
     const { lib, source, driver, logs } = setup();
     let verdict: ProcessOutcome = 'flow-table-full';

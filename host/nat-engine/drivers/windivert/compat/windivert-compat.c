@@ -572,7 +572,8 @@ static uint32_t open_queue(struct wdc_handle *h)
     for (q = QUEUE_BASE; q < QUEUE_BASE + QUEUE_TRIES; q++) {
         h->qh = nfq_create_queue(h->nfq, (uint16_t)q, on_packet, h);
         if (h->qh != NULL) break;
-        if (errno == EPERM) return WDC_ERROR_ACCESS_DENIED;
+        /* EPERM is also the kernel's answer for a queue another socket holds (a second handle): try the next. */
+        if (errno == EPERM && geteuid() != 0) return WDC_ERROR_ACCESS_DENIED;
     }
     if (h->qh == NULL) return errno_to_win32(errno);
     if (nfq_set_mode(h->qh, NFQNL_COPY_PACKET, 0xffff) < 0) return errno_to_win32(errno);
