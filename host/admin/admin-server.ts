@@ -1,7 +1,8 @@
-import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { MAX_ADMIN_REQUEST_BYTES, type AdminRequest, type AdminResponse } from './admin-protocol';
+import { ADMIN_KEY_BYTES, adminKeyFileFor, MAX_ADMIN_REQUEST_BYTES, type AdminRequest, type AdminResponse } from './admin-protocol';
 
 /** Handles one admin command; its result is sent back as JSON. */
 export type AdminHandler = (args: Record<string, unknown>) => unknown;
@@ -16,8 +17,15 @@ export class AdminServer {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly handlers = new Map<string, AdminHandler>();
+  private readonly key = randomBytes(ADMIN_KEY_BYTES);
+  /** The file holding the admin key (see admin-protocol.ts). */
+  readonly keyFile: string;
+  /** Requests refused for a missing or wrong key. */
+  refused = 0;
 
-  constructor(readonly path: string) {}
+  constructor(readonly path: string, keyFile = adminKeyFileFor(path)) {
+    this.keyFile = keyFile;
+  }
 
   /** Registers the handler for `command`. */
   handle(command: string, handler: AdminHandler): void {
@@ -42,6 +50,10 @@ export class AdminServer {
       });
     });
     if (process.platform !== 'win32') chmodSync(this.path, 0o600);
+    // Only once listening: a second instance that fails to listen must not replace the running one's key.
+    mkdirSync(dirname(this.keyFile), { recursive: true, mode: 0o700 });
+    writeFileSync(this.keyFile, `${this.key.toString('hex')}\n`, { mode: 0o600 });
+    chmodSync(this.keyFile, 0o600);
     this.server = server;
   }
 
@@ -52,6 +64,7 @@ export class AdminServer {
     if (!server) return;
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(this.keyFile, { force: true });
   }
 
   private serve(socket: Socket): void {
@@ -83,6 +96,10 @@ export class AdminServer {
     } catch {
       return { ok: false, error: 'request is not JSON' };
     }
+    if (!this.keyMatches(request?.key)) {
+      this.refused++;
+      return { ok: false, error: `not authorised: the request lacks the admin key in ${this.keyFile} (readable by administrators only)` };
+    }
     const handler = typeof request?.command === 'string' ? this.handlers.get(request.command) : undefined;
     if (!handler) return { ok: false, error: `unknown command ${JSON.stringify(request?.command)}` };
     try {
@@ -90,6 +107,12 @@ export class AdminServer {
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
+  }
+
+  private keyMatches(key: unknown): boolean {
+    if (typeof key !== 'string' || !/^[0-9a-f]+$/.test(key)) return false;
+    const given = Buffer.from(key, 'hex');
+    return given.length === this.key.length && timingSafeEqual(given, this.key);
   }
 
   private reply(socket: Socket, response: AdminResponse): void {

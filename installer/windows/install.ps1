@@ -123,6 +123,8 @@ if ($DryRun) {
 
 foreach ($c in $plan.registry) { Invoke-PlanCommand $c }
 foreach ($c in $plan.eventLog) { Invoke-PlanCommand $c }
+if (-not $DryRun) { New-Item -ItemType Directory -Force -Path $plan.keyDir | Out-Null }
+foreach ($c in $plan.keyDirAccess) { Invoke-PlanCommand $c }
 Invoke-PlanCommand @{ exe = $plan.wrapperExe; args = @('install') }
 if (-not $NoStart) { Invoke-PlanCommand @{ exe = $plan.wrapperExe; args = @('start') } }
 

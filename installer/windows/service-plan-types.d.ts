@@ -30,6 +30,8 @@ export interface InstallParams {
   /** Plugin name → Enable flag written to HKLM\SOFTWARE\algd\Plugins\<name>. */
   readonly plugins?: Readonly<Record<string, boolean>>;
   readonly config?: ConfigSubset;
+  /** %ProgramData%; default the environment's, else C:\ProgramData. */
+  readonly programData?: string;
 }
 
 export interface InstallPlan {
@@ -48,6 +50,10 @@ export interface InstallPlan {
   readonly logDir: string;
   readonly registry: readonly Command[];
   readonly eventLog: readonly Command[];
+  /** %ProgramData%\algd, where the service keeps its admin key: only Administrators and SYSTEM may enter. */
+  readonly keyDir: string;
+  /** Restricts keyDir (icacls, by well-known SIDs so any Windows language works). */
+  readonly keyDirAccess: readonly Command[];
 }
 
 export interface UninstallParams {

@@ -174,6 +174,10 @@ function installPlan(p) {
   // eventcreate registers the source the way algd's Event Log transport (eventcreate) needs it: a source
   // registered by .NET's CreateEventSource instead would make every later eventcreate fail.
   const eventLog = [{ exe: 'eventcreate.exe', args: ['/L', 'APPLICATION', '/SO', source, '/T', 'INFORMATION', '/ID', '1', '/D', `${name} service installed`] }];
+  // The admin API's key lives here (host/admin/admin-protocol.ts): Node cannot limit a named pipe to
+  // Administrators, so the folder's access list does. S-1-5-32-544 is Administrators, S-1-5-18 SYSTEM.
+  const keyDir = win32.join(windowsPath('ProgramData', p.programData ?? process.env['ProgramData'] ?? 'C:\\ProgramData'), 'algd');
+  const keyDirAccess = [{ exe: 'icacls.exe', args: [keyDir, '/inheritance:r', '/grant:r', '*S-1-5-32-544:(OI)(CI)F', '*S-1-5-18:(OI)(CI)F'] }];
 
   return {
     serviceName: name,
@@ -188,6 +192,8 @@ function installPlan(p) {
     logDir,
     registry,
     eventLog,
+    keyDir,
+    keyDirAccess,
   };
 }
 

@@ -83,6 +83,14 @@ describe('Windows service plan: registry, Event Log, WinDivert', () => {
     expect(installPlan({ ...params, config: { logging: { eventLog: { source: 'algd gateway' } } } }).eventLogSource).toBe('algd gateway');
   });
 
+  it("limits %ProgramData%\\algd, where the admin key lives, to Administrators and SYSTEM by their SIDs", () => {
+    const plan = installPlan({ ...params, programData: 'D:\\Data' });
+    expect(plan.keyDir).toBe('D:\\Data\\algd');
+    expect(plan.keyDirAccess).toEqual([
+      { exe: 'icacls.exe', args: ['D:\\Data\\algd', '/inheritance:r', '/grant:r', '*S-1-5-32-544:(OI)(CI)F', '*S-1-5-18:(OI)(CI)F'] },
+    ]);
+  });
+
   it('looks for WinDivert next to node.exe by default, as algd does, else where the configuration or the parameter says', () => {
     expect(installPlan(params).winDivertFiles).toEqual(['C:\\Program Files\\nodejs\\WinDivert.dll', 'C:\\Program Files\\nodejs\\WinDivert64.sys']);
     expect(installPlan({ ...params, config: { windivert: { path: 'C:\\WinDivert-2.2.2-A\\x64' } } }).winDivertFiles).toEqual([
