@@ -334,29 +334,38 @@ module.exports = {
       const lines: string[] = [];
       const pool = await open(FAULTY, { minThreads: 2, maxThreads: 2, log: (level, msg) => lines.push(`${level} ${msg}`) });
       await Promise.all([pool.run(message('warm\r\n'), noServices), pool.run(message('warm\r\n'), noServices)]);
-      const late = recordingServices();
-      const next = recordingServices();
-      // The task asks for a data channel at once; the host's thread is kept busy past the task's
-      // budget, so when it looks again the task's time is up (timers come before messages in
-      // Node's event loop) and its call is only then read. Meanwhile a new task has started.
-      const timedOut = failure(pool.run(message('MAP 5000\r\n'), late));
-      const nextOutcome = await new Promise<Promise<TaskOutcome>>((resolve) =>
-        setImmediate(() => {
-          const until = Date.now() + 1_000;
-          while (Date.now() < until);
-          resolve(pool.run(message('MAP 6000\r\n'), next));
-        }),
-      );
-      const err = await timedOut;
-      expect(err.kind).toBe('timeout');
-      expect(err.message).toBe('plugin faulty: the task did not finish within 300 ms; its worker was stopped');
-      expect(text((await nextOutcome).forward)).toBe('mapped 40001\r\n');
-      for (let i = 0; i < 100 && !lines.some((l) => l.startsWith('debug plugin faulty: refused a service call (createDataChannel)')); i++) await new Promise((r) => setTimeout(r, 20));
+      const refused = (): boolean => lines.some((l) => l === 'debug plugin faulty: refused a service call (createDataChannel) from a task no longer running');
+      // The premise, that the worker posted its call before it was stopped, depends on the worker getting to
+      // run in time on a loaded machine: a round where it did not proves nothing and is run again (at most 3).
+      let rounds = 0;
+      let late = recordingServices();
+      let next = recordingServices();
+      while (rounds < 3 && !refused()) {
+        rounds++;
+        late = recordingServices();
+        next = recordingServices();
+        // The task asks for a data channel at once; the host's thread is kept busy past the task's
+        // budget, so when it looks again the task's time is up (timers come before messages in
+        // Node's event loop) and its call is only then read. Meanwhile a new task has started.
+        const timedOut = failure(pool.run(message('MAP 5000\r\n'), late));
+        const nextOutcome = await new Promise<Promise<TaskOutcome>>((resolve) =>
+          setImmediate(() => {
+            const until = Date.now() + 1_000;
+            while (Date.now() < until);
+            resolve(pool.run(message('MAP 6000\r\n'), next));
+          }),
+        );
+        const err = await timedOut;
+        expect(err.kind).toBe('timeout');
+        expect(err.message).toBe('plugin faulty: the task did not finish within 300 ms; its worker was stopped');
+        expect(text((await nextOutcome).forward)).toBe('mapped 40001\r\n');
+        for (let i = 0; i < 100 && !refused(); i++) await new Promise((r) => setTimeout(r, 20));
+      }
       expect(lines).toContain('debug plugin faulty: refused a service call (createDataChannel) from a task no longer running');
       expect(late.calls).toEqual([]);
       expect(next.calls).toEqual([{ protocol: 'tcp', private: endpoint('198.51.100.2', 6000), direction: 'inbound', persistent: true }]);
-      expect(pool.stats.failures).toEqual({ ...noFailures, timeout: 1 });
-      expect(pool.stats.workerRestarts).toBe(1);
+      expect(pool.stats.failures).toEqual({ ...noFailures, timeout: rounds });
+      expect(pool.stats.workerRestarts).toBe(rounds);
     });
 
     it('times out a task waiting in the pool\'s own queue without stopping a worker, and keeps the others in order', async () => {
