@@ -8,8 +8,8 @@
  *   TCP in turn, both playing RTP, every call completed on both sides with
  *   every RTP packet arrived both ways and the far side's BYE answered;
  * - RTSP: short sessions with the GStreamer server, rtspsrc without hole
- *   punching (video; audio and video) and ffmpeg over UDP, each decoding
- *   its frames.
+ *   punching (video) and ffmpeg over UDP (audio and video), each decoding
+ *   its video frames.
  *
  * Meanwhile algd's resident memory is sampled from /proc/<pid>/status. At
  * the end: memory flat (the last third of the samples within a bound of
@@ -23,19 +23,19 @@
 
 import { startRtspServer, type RtspServer } from '../../host/lab/rtsp-server';
 import type { LabProcess } from '../../host/lab/lab-process';
-import { useLab } from '../lab/require-lab';
+import { describeLabNeeding, useLab } from '../lab/require-lab';
 import { startVsftpd, type FtpServer } from '../support/ftp-peers';
 import { findTool } from '../support/require-tool';
 import {
   SIP_CALLS_PER_RUN, ftpDownloads, ftpIsActive, loopUntil, missingRtspPeers, rtspSessions, rtspStreams, sipCalls,
   type SoakTally, type SoakTraffic,
 } from '../support/soak-traffic';
-import { algdStatus, describeLabWith, fdCount, ftpConfig, pidOf, rssKib, startAlgd, untilQuiet, type AlgdStatus } from '../reliability/lab-gateway';
+import { algdStatus, fdCount, ftpConfig, pidOf, rssKib, startAlgd, untilQuiet, type AlgdStatus } from '../reliability/lab-gateway';
 
 const SOAK_SECONDS = Number(process.env['ALGD_SOAK_SECONDS'] ?? 120);
 if (!Number.isFinite(SOAK_SECONDS) || SOAK_SECONDS < 10) throw new Error(`ALGD_SOAK_SECONDS must be at least 10, not ${process.env['ALGD_SOAK_SECONDS']}`);
-/** Warm-up iterations of each kind before the baseline: FTP both modes, SIP both transports, every RTSP session kind. */
-const WARMUP = { ftp: 6, sip: 2, rtsp: 3 } as const;
+/** Warm-up iterations of each kind before the baseline: FTP both modes, SIP both transports, both RTSP session kinds. */
+const WARMUP = { ftp: 6, sip: 2, rtsp: 2 } as const;
 const SAMPLE_MS = 1_000;
 /** The last third's mean RSS may exceed the first third's by this factor plus this many KiB (GC noise), no more. */
 const RSS_GROWTH_FACTOR = 1.15;
@@ -53,22 +53,8 @@ jest.setTimeout((SOAK_SECONDS + 150) * 1000);
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/** describeLabWith the FTP and SIP programs, when the RTSP peers are there too; otherwise skipped, or failing under ALGD_REQUIRE_ALL=1. */
-function describeSoak(title: string, fn: () => void): void {
-  const missing = missingRtspPeers(findTool);
-  if (missing.length === 0) {
-    describeLabWith(['vsftpd', 'curl', 'sipp'], title, fn);
-  } else if (process.env['ALGD_REQUIRE_ALL'] === '1') {
-    describe(title, () => {
-      it('has the programs it runs', () => {
-        throw new Error(`ALGD_REQUIRE_ALL=1 and programs are missing: ${missing.join(', ')} (scripts/setup installs them)`);
-      });
-    });
-  } else {
-    process.stderr.write(`[lab] skipping "${title}": missing ${missing.join(', ')}\n`);
-    describe.skip(`${title} (skipped: missing ${missing.join(', ')})`, fn);
-  }
-}
+/** What the soak's peers need: the FTP and SIP programs, and the RTSP server's and clients'. */
+const missingPeers = (): string[] => [...['vsftpd', 'curl', 'sipp'].filter((p) => findTool(p) === undefined), ...missingRtspPeers(findTool)];
 
 /** `n` iterations of `t`, failing on the first that fails. */
 async function warmUp(t: SoakTraffic, n: number): Promise<void> {
@@ -85,7 +71,7 @@ const plugin = (s: AlgdStatus, name: string): AlgdStatus['plugins'][number] => {
 };
 const counter = (s: AlgdStatus, name: string, key: string): number => plugin(s, name).counters[key] ?? 0;
 
-describeSoak('reliability: soak, FTP, SIP and RTSP side by side through algd for ALGD_SOAK_SECONDS', () => {
+describeLabNeeding(missingPeers, 'reliability: soak, FTP, SIP and RTSP side by side through algd for ALGD_SOAK_SECONDS', () => {
   const lab = useLab({ name: 'relsoak' });
   let ftpServer: FtpServer;
   let rtspServer: RtspServer;
