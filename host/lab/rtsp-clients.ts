@@ -24,13 +24,17 @@ import type { Lab, LabHost } from './lab';
 import { GI_PYTHON } from './rtsp-server';
 
 const CLIENT_SCRIPT = String.raw`
-import json, sys, time
+import json, sys, threading, time
 import gi
 gi.require_version('Gst', '1.0')
 from gi.repository import GLib, Gst
 
 cfg = json.loads(sys.argv[1])
 Gst.init(None)
+# PyGObject registers a wrapper type on first use; rtspsrc adds its pads from two threads at once, and
+# two first uses racing there fail ("Expected Gst.Structure"). Used once here first, and handlers serialised.
+Gst.Caps.from_string('application/x-rtp,media=video').get_structure(0).get_string('media')
+pad_lock = threading.RLock()
 pipe = Gst.Pipeline.new('client')
 src = Gst.ElementFactory.make('rtspsrc')
 src.set_property('location', cfg['url'])
@@ -54,12 +58,19 @@ def counter(name, key):
     return probe
 
 def on_src_pad(_src, pad):
+    with pad_lock:
+        link_src_pad(pad)
+
+def link_src_pad(pad):
     caps = pad.get_current_caps() or pad.query_caps(None)
     name = caps.get_structure(0).get_string('media') or 'unknown'
     medium(name)
     pad.add_probe(Gst.PadProbeType.BUFFER, counter(name, 'rtp'))
     dec = Gst.ElementFactory.make('decodebin')
     def on_dec_pad(_dec, dpad):
+        with pad_lock:
+            link_dec_pad(dpad)
+    def link_dec_pad(dpad):
         sink = Gst.ElementFactory.make('fakesink')
         sink.set_property('sync', False)
         pipe.add(sink)
