@@ -67,7 +67,7 @@ import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../host/lab/topolog
 import { startVsftpd } from '../host/lab/vsftpd';
 import { algdEntryPoint } from '../host/service/package-info';
 import { writeChart } from './bench-chart';
-import { envInt, withBenchLab } from './bench-lab';
+import { envInt, runBench, withBenchLab } from './bench-lab';
 import { FTP_BENCH_CLIENT, parseClientLine, type NoopResult, type SessionsResult } from './ftp-bench-client';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -493,10 +493,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -1,7 +1,7 @@
 /**
- * What the lab benches share: integer settings from the environment, and a
- * lab that is destroyed whatever happens (the body's end, a failure, a
- * signal, or the bench's time budget running out).
+ * What the benches share: integer settings from the environment, a lab
+ * that is destroyed whatever happens (the body's end, a failure, a signal,
+ * or the bench's time budget running out), and the process's exit.
  */
 
 import { Lab, type LabOptions } from '../host/lab/lab';
@@ -42,4 +42,15 @@ export async function withBenchLab<T>(opts: LabOptions, budgetMs: number, progre
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** Runs a bench's `main` and exits with its code, or with `failureCode` and the error when it throws. */
+export function runBench(main: () => Promise<number>, failureCode = 1): void {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(failureCode);
+    },
+  );
 }

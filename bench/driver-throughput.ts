@@ -49,7 +49,7 @@ import type { Lab } from '../host/lab/lab';
 import type { LabProcess } from '../host/lab/lab-process';
 import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../host/lab/topology';
 import { ALGD_MARK } from '../host/nat-engine/drivers/nfqueue/algd-mark';
-import { envInt, withBenchLab } from './bench-lab';
+import { envInt, runBench, withBenchLab } from './bench-lab';
 import { BULK_TCP, parseBulk, type BulkResult } from './bulk-tcp';
 import { labCaptureSpec } from '../host/lab/lab-capture-spec';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -463,10 +463,4 @@ async function main(): Promise<number> {
   });
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

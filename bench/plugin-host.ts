@@ -69,7 +69,7 @@ import { PluginInstance } from '../host/plugin-api/plugin-instance';
 import { PluginPool } from '../host/plugin-api/worker-pool/plugin-pool';
 import { buildPacket, TCP_FLAGS } from '../test/support/packets';
 import { PluginHostRig, SERVER_ADDRESS } from '../test/support/plugin-host-rig';
-import { envInt } from './bench-lab';
+import { envInt, runBench } from './bench-lab';
 import type { PeerStats } from './plugin-host-peers';
 
 // The pools load the worker module compiled next to plugin-pool.js; naming it here makes tsc emit it into dist/bench too.
@@ -871,10 +871,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(2);
-  },
-);
+runBench(main, 2);

@@ -22,7 +22,6 @@
  * 3. routing, no NAT: everything arrives. With 1 and 2 this proves the tests.
  */
 
-import { spawnSync } from 'node:child_process';
 
 import { CLIENT2_V4, CLIENT_V4, GATEWAY_PUBLIC_V4, SERVER_V4 } from '../../host/lab/addresses';
 import type { Lab, LabHost } from '../../host/lab/lab';
@@ -30,12 +29,13 @@ import {
   decoded, describeGstResult, runFfmpegRtspClient, runGstRtspClient, startRawRtspSession,
   type FfmpegClientResult, type GstClientOptions, type GstClientResult,
 } from '../../host/lab/rtsp-clients';
-import { GI_PYTHON, RTSP_MOUNTS, startRtspServer, type RtspServer, type RtspSetupSeen } from '../../host/lab/rtsp-server';
+import { RTSP_MOUNTS, startRtspServer, type RtspServer, type RtspSetupSeen } from '../../host/lab/rtsp-server';
 import { GATEWAY_PRIVATE2_IFACE, GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../../host/lab/topology';
 import { runCommand } from '../../host/os/run-command';
 import { describeLabNeeding, useLab } from '../lab/require-lab';
 import { useLabAlgd } from '../support/lab-algd';
 import { findTool } from '../support/require-tool';
+import { missingRtspPeers } from '../support/soak-traffic';
 import { until } from '../support/wait';
 
 jest.setTimeout(60_000);
@@ -271,22 +271,8 @@ function useRtspServer(lab: () => Lab): () => RtspServer {
 }
 
 
-/** What is missing to run the peers: ffmpeg, conntrack, and Debian's Python with GStreamer's RTSP server and the plugins the pipelines use. */
-function missingPeers(): string[] {
-  const missing: string[] = [];
-  for (const tool of ['ffmpeg', 'conntrack']) if (findTool(tool) === undefined) missing.push(tool);
-  const probe = [
-    'import gi',
-    "gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0')",
-    'from gi.repository import Gst, GstRtspServer',
-    'Gst.init(None)',
-    "print(' '.join(e for e in ['x264enc', 'rtph264pay', 'mulawenc', 'rtppcmupay', 'rtspsrc', 'decodebin', 'avdec_h264', 'fakesink'] if Gst.ElementFactory.find(e) is None))",
-  ].join('\n');
-  const r = spawnSync(GI_PYTHON, ['-c', probe], { encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) missing.push(`${GI_PYTHON} with python3-gi and gir1.2-gst-rtsp-server-1.0 (${(r.stderr || String(r.error)).trim().split('\n').pop()})`);
-  else if (r.stdout.trim() !== '') missing.push(`GStreamer elements ${r.stdout.trim()}`);
-  return missing;
-}
+/** What is missing to run the peers: the RTSP peers the soak needs too, and conntrack for the two-clients case. */
+const missingPeers = (): string[] => [...missingRtspPeers(findTool), ...(findTool('conntrack') === undefined ? ['conntrack'] : [])];
 
 /** describeLab when the peers are installed. */
 function describeRtspLab(title: string, fn: () => void): void {
