@@ -4,6 +4,7 @@ import {
   internetChecksum, ipv4HeaderChecksum, onesComplementSum, PacketView, replaceBytesAdjustingChecksum,
   replacementDelta, verifyChecksums,
 } from '../../../../host/nat-engine/packet';
+import { SIMD_SUM_AVAILABLE, simdOnesComplementSum } from '../../../../host/nat-engine/packet/simd-sum';
 import { buildPacket, fromHex, getU16, referenceChecksum } from '../../../support/packets';
 import { anyErrorCaseArb, anyPlainCaseArb, buildCase, buildErrorCase, SEED } from './packet-arbitraries';
 
@@ -57,10 +58,12 @@ describe('onesComplementSum / internetChecksum', () => {
     }
   });
 
-  it('the wide (32-bit word) path for long ranges matches the reference at any alignment, start parity, initial and odd length', () => {
+  it('the SIMD path for long ranges matches the reference at any alignment, start parity, initial and odd length', () => {
+    // Without it the scalar loop would pass this test too: the fast path must really be the one tested.
+    expect(SIMD_SUM_AVAILABLE).toBe(true);
     const arena = new Uint8Array(12_000);
     fc.assert(fc.property(
-      fc.uint8Array({ minLength: 256, maxLength: 3000 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 0xffff }),
+      fc.uint8Array({ minLength: 512, maxLength: 3000 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 0xffff }),
       (bytes, viewOffset, start, initial) => {
         // A view at an arbitrary byteOffset of a shared buffer, as packets in a receive arena are.
         const view = new Uint8Array(arena.buffer, viewOffset, bytes.length + start + 3);
@@ -73,6 +76,18 @@ describe('onesComplementSum / internetChecksum', () => {
     expect(onesComplementSum(new Uint8Array(1000), 1, 999)).toBe(0);
     expect(onesComplementSum(new Uint8Array(1000).fill(0xff), 1, 999)).toBe(0xffff);
     expect(onesComplementSum(new Uint8Array(1000), 1, 999, 0xffff)).toBe(0xffff);
+  });
+
+  it('the SIMD sum folds every lane: all-0xff chunks, one byte set at each position of a 64-byte turn, and a length just past a chunk', () => {
+    // 0xffff words sum to 0xffff (never +0); a single byte weighs 2^8 at an even distance from the start, 1 at an odd one.
+    expect(simdOnesComplementSum(new Uint8Array(0x10000 + 64).fill(0xff), 0, 0x10000 + 64)).toBe(0xffff);
+    for (let pos = 0; pos < 64; pos++) {
+      const bytes = new Uint8Array(128);
+      bytes[pos] = 0x01;
+      expect(simdOnesComplementSum(bytes, 0, 128)).toBe(pos % 2 === 0 ? 0x0100 : 0x0001);
+    }
+    const big = new Uint8Array(0x10000 + 130).map((_, i) => (i * 31 + 7) & 0xff);
+    expect(~simdOnesComplementSum(big, 1, big.length)! & 0xffff).toBe(referenceChecksum(big.subarray(1)));
   });
 });
 
