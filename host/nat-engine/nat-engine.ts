@@ -49,6 +49,8 @@ export interface NatEngineOptions {
  */
 export class NatEngine {
   readonly counters = new EngineCounters();
+  /** See PacketProcessor.lastTranslationComplete: the last `prerouting` packet's direction rewrites no source after routing. */
+  lastTranslationComplete = false;
   private readonly view = new PacketView();
   private readonly reversedInner = new ReversedTuple();
   private readonly flows: FlowTable<FlowTranslation>;
@@ -192,6 +194,7 @@ export class NatEngine {
    * (pseudo-header) sum and left partial.
    */
   process(buf: Buffer, meta: PacketMeta, offset = 0, length = buf.length - offset): ProcessOutcome {
+    this.lastTranslationComplete = false;
     const outcome = this.processPacket(buf, meta, offset, length);
     this.counters.count(outcome);
     return outcome;
@@ -225,6 +228,7 @@ export class NatEngine {
     // rewritten, the one stage every driver shows it at (a Linux driver sees
     // a listener's replies only after routing, a client's only before).
     if (meta.stage === 'single' || (rw.dst !== undefined) === (meta.stage === 'prerouting')) this.flows.track(entry, v, v.payloadLength);
+    this.lastTranslationComplete = meta.stage === 'prerouting' && rw.src === undefined;
     return applyRewrite(v, rw, meta.stage) ? 'translated' : 'pass';
   }
 

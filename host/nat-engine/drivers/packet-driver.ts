@@ -5,6 +5,13 @@ import type { CaptureSpec } from './capture-spec';
 /** The engine as a driver sees it: one call per packet, rewriting in place. */
 export interface PacketProcessor {
   process(buf: Buffer, meta: PacketMeta, offset?: number, length?: number): ProcessOutcome;
+  /**
+   * After `process` returned `translated` for a `prerouting` packet: true
+   * when the packet is fully translated (nothing of it is rewritten after
+   * routing), so a driver that would show it again at `postrouting` may
+   * let it pass there unseen. Absent means false.
+   */
+  readonly lastTranslationComplete?: boolean;
 }
 
 /** Counters every driver keeps, for status. */

@@ -14,7 +14,8 @@
  *   quote the public side of a mapping, which conntrack does not know).
  * - mangle POSTROUTING (after routing, before NAT): every packet of a
  *   connection marked as algd's (source rewrites: the listener's replies,
- *   the private host's side of a mapping); and the first packet of every
+ *   the private host's side of a mapping) but those the engine finished
+ *   before routing (they carry ALGD_DONE_MARK); and the first packet of every
  *   new TCP/UDP connection leaving through a public adapter (only the
  *   engine knows which ones an outbound mapping takes).
  *
@@ -32,7 +33,7 @@
  */
 
 import type { CaptureSpec } from '../capture-spec';
-import { ALGD_MARK_MATCH } from './algd-mark';
+import { ALGD_DONE_MARK_MATCH, ALGD_MARK_MATCH } from './algd-mark';
 import { nfqueueTarget, type AlgdRule, type IpFamily } from './iptables-rules';
 
 export interface CaptureRuleOptions {
@@ -74,6 +75,8 @@ export function captureRules(spec: CaptureSpec, opts: CaptureRuleOptions): AlgdR
   const post = (argv: string[]): void => {
     rules.push({ hook: 'POSTROUTING', argv, families });
   };
+  // Translated before routing with nothing left for after it (algd-mark.ts): not queued twice.
+  post(['-m', 'mark', '--mark', ALGD_DONE_MARK_MATCH, '-j', 'RETURN']);
   post(['-m', 'connmark', '--mark', ALGD_MARK_MATCH, ...queue]);
   for (const iface of publics) {
     for (const proto of ['tcp', 'udp']) post(['-o', iface, '-p', proto, '-m', 'conntrack', '--ctstate', 'NEW', ...queue]);

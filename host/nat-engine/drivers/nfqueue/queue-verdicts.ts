@@ -8,7 +8,8 @@
  *   routing; anything else → `public`).
  * - `pass` → accept (the socket batches plain accepts); `translated` →
  *   accept with the rewritten bytes and the algd mark bit added to the
- *   packet's mark; a drop reason → drop.
+ *   packet's mark, and the done bit when the engine finished the packet
+ *   before routing (algd-mark.ts); a drop reason → drop.
  * - Checksums: a packet the kernel flags CSUMNOTREADY (CHECKSUM_PARTIAL,
  *   only with the queue's GSO flag) goes to the engine with
  *   `checksumPartial`, which keeps its L4 field a partial sum. But the
@@ -32,7 +33,7 @@
 import type { ProcessOutcome } from '../../engine-counters';
 import type { PacketMeta } from '../../packet-meta';
 import type { PacketProcessor } from '../packet-driver';
-import { ALGD_MARK } from './algd-mark';
+import { ALGD_DONE_MARK, ALGD_MARK } from './algd-mark';
 import { completePartialChecksum, decodePacket, IpProtocol, PacketView } from '../../packet';
 import type { InterfaceSides } from './interface-sides';
 import { NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO } from './nfqueue-lib';
@@ -110,7 +111,8 @@ export class QueueVerdicts {
       }
       const d = (this.marked[i] ??= new MarkedAccept());
       d.modified = p.payload;
-      d.mark = (p.mark | ALGD_MARK) >>> 0;
+      const done = p.hook === NF_INET_HOOK.PRE_ROUTING && this.processor.lastTranslationComplete === true;
+      d.mark = (p.mark | ALGD_MARK | (done ? ALGD_DONE_MARK : 0)) >>> 0;
       return d;
     }
     return outcome === 'pass' ? ACCEPT : DROP;

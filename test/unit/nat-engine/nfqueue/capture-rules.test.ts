@@ -39,9 +39,10 @@ describe('captureRules', () => {
     expect(icmp.filter((r) => r.families![0] === 6)).toHaveLength(4);
   });
 
-  it('after routing: queues every packet of algd connections, and the first packet of new connections leaving public adapters', () => {
+  it('after routing: queues every packet of algd connections but those finished before routing, and the first packet of new connections leaving public adapters', () => {
     const post = captureRules(spec, { queueNum: 4200, failOpen: true }).filter((r) => r.hook === 'POSTROUTING');
     expect(post.map((r) => r.argv.join(' '))).toEqual([
+      '-m mark --mark 0x10000000/0x10000000 -j RETURN',
       `-m connmark --mark 0x20000000/0x20000000 ${Q.join(' ')}`,
       `-o eth0 -p tcp -m conntrack --ctstate NEW ${Q.join(' ')}`,
       `-o eth0 -p udp -m conntrack --ctstate NEW ${Q.join(' ')}`,

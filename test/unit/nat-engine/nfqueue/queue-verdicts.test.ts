@@ -44,7 +44,12 @@ function setup(): { engine: NatEngine; verdicts: QueueVerdicts; seen: PacketMeta
   const engine = new NatEngine();
   engine.addRedirect({ protocol: 'tcp', port: port(21), listener: endpoint('127.0.0.1', 3001) });
   const seen: PacketMeta[] = [];
-  const processor = { process: (buf: Buffer, meta: PacketMeta, offset?: number, length?: number) => (seen.push(meta), engine.process(buf, meta, offset, length)) };
+  const processor = {
+    process: (buf: Buffer, meta: PacketMeta, offset?: number, length?: number) => (seen.push(meta), engine.process(buf, meta, offset, length)),
+    get lastTranslationComplete() {
+      return engine.lastTranslationComplete;
+    },
+  };
   const sides = new InterfaceSides(
     [
       { name: 'priv0', side: 'private' },
@@ -56,7 +61,7 @@ function setup(): { engine: NatEngine; verdicts: QueueVerdicts; seen: PacketMeta
 }
 
 describe('QueueVerdicts: the nfqueue driver\'s packets to engine calls to verdicts', () => {
-  it('redirect: the client\'s SYN before routing, the listener\'s reply after; translated packets carry the algd mark bit, other bits kept', () => {
+  it('redirect: the client\'s SYN before routing, the listener\'s reply after; translated packets carry the algd mark bit, other bits kept, and the SYN the done bit', () => {
     const { verdicts, seen } = setup();
     const syn = queued(buildPacket(v4(CLIENT, SERVER), tcp(40000, 21, TCP_FLAGS.SYN)), { hook: NF_INET_HOOK.PRE_ROUTING, in: PRIV, mark: 0x5 });
     const reply = queued(buildPacket(v4('127.0.0.1', CLIENT), tcp(3001, 40000, TCP_FLAGS.SYN | TCP_FLAGS.ACK)), { hook: NF_INET_HOOK.POST_ROUTING, in: 0, out: PRIV });
@@ -65,13 +70,28 @@ describe('QueueVerdicts: the nfqueue driver\'s packets to engine calls to verdic
       { origin: 'private', stage: 'prerouting' },
       { origin: 'local', stage: 'postrouting' },
     ]);
-    expect(d1).toMatchObject({ verdict: 'accept', mark: 0x20000005 });
+    // The client's direction rewrites only its destination: nothing is left for after routing.
+    expect(d1).toMatchObject({ verdict: 'accept', mark: 0x30000005 });
     expect(toHex(d1!.modified!)).toBe(toHex(buildPacket(v4(CLIENT, '127.0.0.1'), tcp(40000, 3001, TCP_FLAGS.SYN))));
     expect(d2).toMatchObject({ verdict: 'accept', mark: 0x20000000 });
     expect(toHex(d2!.modified!)).toBe(toHex(buildPacket(v4(SERVER, CLIENT), tcp(21, 40000, TCP_FLAGS.SYN | TCP_FLAGS.ACK))));
     // Rewritten in place, in the receive buffer, and nowhere else.
     expect(syn.buffer[39]).toBe(0xee);
     expect(syn.buffer[40 + syn.length]).toBe(0xee);
+  });
+
+  it('a packet rewritten at both ends (a mapping with a private source) is not done before routing: no done bit', () => {
+    const { engine, verdicts } = setup();
+    engine.createMapping({ protocol: 'tcp', private: endpoint(CLIENT, 50000), public: endpoint(GW_PUBLIC, 61000), privateSource: endpoint('198.51.100.1', 61001), remote: { address: ipAddress(SERVER) }, direction: 'inbound', persistent: true, owner: 't' });
+    const plain = endpoint(CLIENT, 50001);
+    engine.createMapping({ protocol: 'tcp', private: plain, public: endpoint(GW_PUBLIC, 61002), remote: { address: ipAddress(SERVER) }, direction: 'inbound', persistent: true, owner: 't' });
+    const [both, destOnly] = verdicts.handle([
+      queued(buildPacket(v4(SERVER, GW_PUBLIC), tcp(20, 61000, TCP_FLAGS.SYN)), { hook: NF_INET_HOOK.PRE_ROUTING, in: PUB }),
+      queued(buildPacket(v4(SERVER, GW_PUBLIC), tcp(20, 61002, TCP_FLAGS.SYN)), { hook: NF_INET_HOOK.PRE_ROUTING, in: PUB }),
+    ]);
+    expect(both).toMatchObject({ verdict: 'accept', mark: 0x20000000 });
+    expect(destOnly).toMatchObject({ verdict: 'accept', mark: 0x30000000 });
+    expect(toHex(destOnly!.modified!)).toBe(toHex(buildPacket(v4(SERVER, CLIENT), tcp(20, 50001, TCP_FLAGS.SYN))));
   });
 
   it('an outbound mapping\'s first datagram, seen only after routing, is translated there', () => {
