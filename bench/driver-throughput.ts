@@ -12,8 +12,7 @@
  * and the driver queues them whole, NFQA_CFG_F_GSO); 0 turns them off as
  * the tests' labs do (every MTU-sized segment crosses userland);
  * BENCH_CPU_PROF=1 runs the gateway harness under `node --cpu-prof`
- * (profiles in bench/out/prof/); BENCH_SKIP_POST=1 is an experiment (see
- * SKIP_POST), clearly flagged in the output.
+ * (profiles in bench/out/prof/).
  *
  * Paths, both server → client, measured at the receiver (bytes / seconds
  * from the connection being established to EOF):
@@ -24,9 +23,10 @@
  *    (driver-harness.ts) with an inbound mapping private 198.51.100.2:50000
  *    ↔ public 203.0.113.1:61000 (remote 203.0.113.2); the server connects
  *    to 203.0.113.1:61000 and sends, the client listens on 50000. Every
- *    packet of that connection crosses userland: data segments at raw
- *    PREROUTING (destination rewrite) and again at mangle POSTROUTING
- *    (connmark), the client's ACKs at mangle POSTROUTING (source rewrite).
+ *    packet of that connection crosses userland once: data segments at raw
+ *    PREROUTING (destination rewrite; finished there, they skip mangle
+ *    POSTROUTING), the client's ACKs at mangle POSTROUTING (source
+ *    rewrite).
  *    The driver's counters, the gateway's interface counters and the
  *    harness's CPU time are recorded per transfer.
  *
@@ -48,7 +48,6 @@ import { CLIENT_V4, GATEWAY_PUBLIC_V4, SERVER_V4 } from '../host/lab/addresses';
 import type { Lab } from '../host/lab/lab';
 import type { LabProcess } from '../host/lab/lab-process';
 import { GATEWAY_PRIVATE_IFACE, GATEWAY_PUBLIC_IFACE } from '../host/lab/topology';
-import { ALGD_MARK } from '../host/nat-engine/drivers/nfqueue/algd-mark';
 import { envInt, runBench, withBenchLab } from './bench-lab';
 import { BULK_TCP, parseBulk, type BulkResult } from './bulk-tcp';
 import { labCaptureSpec } from '../host/lab/lab-capture-spec';
@@ -64,13 +63,6 @@ const MAX_SECONDS = Math.min(envInt('BENCH_MAX_SECONDS', 20, { min: 0 }), 30);
 const SOCKBUF = envInt('BENCH_SOCKBUF', 4 * 1024 * 1024, { min: 0 });
 const CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
 const OFFLOADS = envInt('BENCH_OFFLOADS', 1, { min: 0 }) !== 0;
-/**
- * Experiment, not the product: BENCH_SKIP_POST=1 adds one rule in front of
- * the driver's mangle POSTROUTING chain so that packets the engine already
- * translated before routing (they carry algd's mark bit) are not queued a
- * second time. Printed and recorded when on.
- */
-const SKIP_POST = process.env['BENCH_SKIP_POST'] === '1';
 /** Host-wide CPU busy share (0..1) sampled before a transfer above which the figures are flagged as disturbed. */
 const BUSY_WARNING = 0.15;
 /** The whole bench stops by itself after this long (lab destroyed). */
@@ -129,7 +121,7 @@ interface Run {
     readonly largestPacket: number;
     readonly translated: number;
     readonly passed: number;
-    /** received / (2 × data segments + ACKs): 1.0 means every packet crossed userland at every hook it is queued at. */
+    /** received / (data segments + ACKs): 1.0 means every packet crossed userland once, where it is queued. */
     readonly coverage: number;
     /** The harness process's CPU during the transfer, in cores (1.0 = one core busy): all, user, kernel (system calls, and the packet processing a verdict triggers). */
     readonly harnessCores: number;
@@ -290,10 +282,6 @@ class Bench {
     const node = [process.execPath, ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(OUT_DIR, 'prof')}`] : [])];
     this.harness = this.lab.spawn('gateway', [...node, HARNESS_JS, JSON.stringify({ queueNum: QUEUE_NUM, stateDir, spec })]);
     await this.harness.waitForOutput(/^READY$/m, WAIT_MS, 'stdout');
-    if (SKIP_POST) {
-      // Experiment: packets the engine translated before routing (they carry algd's mark bit) skip the mangle POSTROUTING queue.
-      await this.lab.execOk('gateway', ['iptables', '-w', '5', '-t', 'mangle', '-I', 'ALGD_POSTROUTING', '1', '-m', 'mark', '--mark', `0x${ALGD_MARK.toString(16)}/0x${ALGD_MARK.toString(16)}`, '-j', 'RETURN']);
-    }
     const mapping = {
       protocol: 'tcp',
       private: { address: CLIENT_V4, port: PRIVATE_PORT },
@@ -311,8 +299,8 @@ class Bench {
     const t = await this.transfer('algd', { host: 'client', role: 'recv', port: PRIVATE_PORT }, { host: 'server', role: 'send', address: GATEWAY_PUBLIC_V4, port: PUBLIC_PORT });
     const s1 = await this.harnessStats();
     const d = (k: keyof HarnessStats['driver']): number => s1.driver[k] - s0.driver[k];
-    // Data segments are queued before routing (translated) and, unless skipped, again after routing (passed); ACKs after routing (translated).
-    const expected = (SKIP_POST ? 1 : 2) * t.rx.pubRx + t.rx.privRx;
+    // Data segments are queued before routing (translated, finished there); ACKs after routing (translated).
+    const expected = t.rx.pubRx + t.rx.privRx;
     const cores = (us: number): number => us / 1e6 / t.recv.seconds;
     const run = this.result('algd', t, {
       received: d('received'),
@@ -387,7 +375,7 @@ function table(kernel: Summary, algd: Summary, ratio: number): string {
   return [
     `${'path'.padEnd(29)}median MB/s   Gbit/s   min..max     packets via userland`,
     row('kernel forwarding + NAT', kernel, '0 (algd not running)'),
-    row('algd userland mapping', algd, `${pkts} per run (${coverage.toFixed(3)} × (${SKIP_POST ? '1' : '2'}×data segs + ACKs))`),
+    row('algd userland mapping', algd, `${pkts} per run (${coverage.toFixed(3)} × (data segs + ACKs))`),
     `${'ratio algd/kernel'.padEnd(29)}${ratio.toFixed(2).padStart(11)}   (goal >= 0.5)`,
   ].join('\n');
 }
@@ -431,7 +419,6 @@ async function main(): Promise<number> {
       host: { kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
       tool: 'python3 sockets (bench/bulk-tcp.ts): sendall / recv_into, 1 MiB chunks',
       params: { runs: RUNS, maxBytes: MAX_BYTES, maxSeconds: MAX_SECONDS, sockbuf: SOCKBUF, offloads: OFFLOADS, queueNum: QUEUE_NUM, cpuProfile: CPU_PROF, order: 'interleaved: kernel, then algd, per round' },
-      experiment: SKIP_POST ? 'BENCH_SKIP_POST: packets carrying the algd mark bit skip the mangle POSTROUTING queue (a rule the driver does not install)' : null,
       backgroundBusyMax: background,
       units: { MBps: '10^6 bytes per second', Gbps: '10^9 bits per second' },
       kernel,
@@ -446,7 +433,6 @@ async function main(): Promise<number> {
     writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`);
 
     process.stdout.write(`\n${table(kernel, algd, ratio)}\n\n`);
-    if (SKIP_POST) process.stdout.write(`EXPERIMENT (BENCH_SKIP_POST=1): translated packets skipped the mangle POSTROUTING queue; not the driver as shipped\n`);
     if (background > BUSY_WARNING) {
       process.stdout.write(`WARNING: the machine was up to ${(background * 100).toFixed(0)}% busy before a transfer (other work): the figures are disturbed\n`);
     }
