@@ -67,6 +67,7 @@ import {
   type Pointer,
 } from './nfqueue-lib';
 import { PacketSlot, type NfqueuePacket } from './nfqueue-packet';
+import { summableBuffer } from '../../packet/simd-sum';
 import { ReadinessWatcher } from './readiness-watcher';
 import { ThrottledLog, type LogFn } from '../throttled-log';
 
@@ -224,9 +225,9 @@ export class NfqueueSocket {
     this.fallbackVerdict = opts.failOpen ? NF_ACCEPT : NF_DROP;
     this.maxMessage = opts.copyRange + MESSAGE_OVERHEAD;
     this.gso = opts.gso;
-    // allocUnsafeSlow: its own ArrayBuffer (never a pool slice), whose backing store does not move.
+    // Its own memory (never a pool slice), which does not move, and where checksums are summed without a copy.
     const large = opts.gso ? ARENA_LARGE_MESSAGES_GSO : ARENA_LARGE_MESSAGES;
-    this.arena = Buffer.allocUnsafeSlow(large * this.maxMessage + opts.maxBatch * ARENA_BYTES_PER_SLOT);
+    this.arena = summableBuffer(large * this.maxMessage + opts.maxBatch * ARENA_BYTES_PER_SLOT);
     this.arenaBase = Number(loadKoffi().address(this.arena));
     this.slots = Array.from({ length: opts.maxBatch }, () => new PacketSlot(this.arena));
     this.watcher = new ReadinessWatcher(fd, {

@@ -4,7 +4,7 @@ import {
   internetChecksum, ipv4HeaderChecksum, onesComplementSum, PacketView, replaceBytesAdjustingChecksum,
   replacementDelta, verifyChecksums,
 } from '../../../../host/nat-engine/packet';
-import { SIMD_SUM_AVAILABLE, simdOnesComplementSum } from '../../../../host/nat-engine/packet/simd-sum';
+import { SIMD_SUM_AVAILABLE, simdOnesComplementSum, summableBuffer } from '../../../../host/nat-engine/packet/simd-sum';
 import { buildPacket, fromHex, getU16, referenceChecksum } from '../../../support/packets';
 import { anyErrorCaseArb, anyPlainCaseArb, buildCase, buildErrorCase, SEED } from './packet-arbitraries';
 
@@ -88,6 +88,20 @@ describe('onesComplementSum / internetChecksum', () => {
     }
     const big = new Uint8Array(0x10000 + 130).map((_, i) => (i * 31 + 7) & 0xff);
     expect(~simdOnesComplementSum(big, 1, big.length)! & 0xffff).toBe(referenceChecksum(big.subarray(1)));
+  });
+
+  it('sums ranges of a summableBuffer in place (a view at any offset of it too) exactly as copied ranges of a plain buffer', () => {
+    const arena = summableBuffer(200_000);
+    expect(arena.length).toBe(200_000);
+    expect(arena.every((b) => b === 0)).toBe(true);
+    fc.assert(fc.property(fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: 50_000 }), fc.integer({ min: 0, max: 0xffffffff }), (start, length, seed) => {
+      const view = arena.subarray(start % 7, start % 7 + 151_000);
+      let x = seed;
+      for (let i = start; i < start + length; i++) view[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+      const copy = Uint8Array.from(view.subarray(start, start + length));
+      expect(simdOnesComplementSum(view, start, start + length)).toBe(simdOnesComplementSum(copy, 0, length));
+      expect(~onesComplementSum(view, start, start + length) & 0xffff).toBe(referenceChecksum(copy));
+    }), { seed: SEED, numRuns: 300 });
   });
 });
 
