@@ -376,7 +376,7 @@ export class PluginInstance implements SessionPlugin {
     const common = { listen, lookup: this.deps.lookup, route: this.deps.route, sessions: this.deps.registry.factoryFor(this), log: this.deps.log, count: (c: ListenerCounter) => this.count(c) };
     return protocol === 'tcp'
       ? new TcpControlListener({ ...common, keepaliveMs: this.deps.keepaliveMs, upstreamPorts: this.deps.upstreamPorts })
-      : new DatagramRelay({ ...common, ledger: this.deps.ledger });
+      : new DatagramRelay({ ...common, ledger: this.deps.ledger, upstreamPorts: this.deps.upstreamPorts });
   }
 }
 

@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { endpoint, formatEndpoint, ipFamily, type Endpoint, type IpAddress, type MessageDirection } from '@algd/sdk';
 import type { Logger } from '../../logging/logger';
+import type { UpstreamPorts } from '../listener/upstream-ports';
 import type { PublicPortLedger } from '../resources/public-port-ledger';
 import type { ControlSession, Peer, SessionLegs } from '../session/control-session';
 import type { ListenerCounter, OriginalDestinationLookup, SessionFactory } from '../session/session-factory';
@@ -12,15 +13,25 @@ export interface DatagramRelayOptions {
   readonly sessions: SessionFactory;
   /** Upstream sockets bind to public ports from here, so a plugin can map its session's boundary endpoint. */
   readonly ledger: PublicPortLedger;
+  /**
+   * With a driver whose static filter tells the host's own traffic by its
+   * source port (WinDivert), upstream sockets bind here instead: a port in
+   * listenerPorts. Otherwise the filter takes the relay's own datagrams to
+   * the control port for a client's and redirects them to the relay again.
+   */
+  readonly upstreamPorts?: UpstreamPorts;
   readonly log: Logger;
   readonly count: (counter: ListenerCounter) => void;
 }
 
 /** Datagrams held for a session whose upstream socket is still being set up. */
 const MAX_EARLY_DATAGRAMS = 16;
+/** Listener-range ports tried for one upstream socket before the session is given up (another session may hold one). */
+const UPSTREAM_PORT_ATTEMPTS = 32;
 
 interface RelaySession {
-  readonly upstream: Socket;
+  /** Undefined until a port is chosen. */
+  upstream: Socket | undefined;
   session: ControlSession | undefined;
   /** Client datagrams that arrived before the upstream socket was ready. */
   early: Buffer[] | undefined;
@@ -31,8 +42,9 @@ interface RelaySession {
  * The datagram relay of one captured UDP control channel: the UDP
  * counterpart of the TCP listener. Datagrams the engine redirected arrive on
  * one socket; each client endpoint is one session, with its own upstream
- * socket bound to a public port from the mapping range and connected to the
- * original destination. That port is the session's boundary endpoint: a
+ * socket bound to a public port from the mapping range (from listenerPorts
+ * with `upstreamPorts`) and connected to the original destination. That
+ * port is the session's boundary endpoint: a
  * server that answers from another port (TFTP) reaches the client through a
  * data channel the plugin maps on it.
  *
@@ -62,7 +74,7 @@ export class DatagramRelay {
   /** Closes the relay socket and every session's upstream socket. */
   async close(): Promise<void> {
     for (const r of [...this.sessions.values()]) r.session?.close('shutdown');
-    for (const r of this.sessions.values()) closeQuietly(r.upstream);
+    for (const r of this.sessions.values()) if (r.upstream) closeQuietly(r.upstream);
     this.sessions.clear();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
@@ -95,24 +107,39 @@ export class DatagramRelay {
   }
 
   private open(key: string, peer: Endpoint, server: Endpoint, first: Buffer): void {
+    const r: RelaySession = { upstream: undefined, session: undefined, early: [first], throttled: false };
+    this.sessions.set(key, r);
+    this.bindUpstream(key, peer, server, r, 1);
+  }
+
+  /** Binds the session's upstream socket (another listener-range port on EADDRINUSE), connects it, and starts the session. */
+  private bindUpstream(key: string, peer: Endpoint, server: Endpoint, r: RelaySession, attempt: number): void {
+    const fromListenerRange = this.opts.upstreamPorts !== undefined;
     let publicPort: number;
     try {
-      publicPort = this.opts.ledger.take({ count: 1, protocol: 'udp' })[0]!;
+      publicPort = fromListenerRange ? this.opts.upstreamPorts!.next() : this.opts.ledger.take({ count: 1, protocol: 'udp' })[0]!;
     } catch (err) {
+      this.sessions.delete(key);
       this.opts.count('upstream-failed');
       this.opts.log.warn(`relay ${formatEndpoint(this.opts.listen)}: no public port for ${key}: ${(err as Error).message}`);
       return;
     }
+    const release = (): void => {
+      if (!fromListenerRange) this.opts.ledger.let(publicPort);
+    };
     const upstream = udpSocketFor(server.address);
-    const r: RelaySession = { upstream, session: undefined, early: [first], throttled: false };
-    this.sessions.set(key, r);
-    const fail = (err: Error): void => {
+    r.upstream = upstream;
+    const fail = (err: NodeJS.ErrnoException): void => {
       if (r.session) return;
+      closeQuietly(upstream);
+      release();
+      if (fromListenerRange && err.code === 'EADDRINUSE' && attempt < UPSTREAM_PORT_ATTEMPTS) {
+        this.bindUpstream(key, peer, server, r, attempt + 1);
+        return;
+      }
       this.opts.count('upstream-failed');
       this.opts.log.info(`relay upstream to ${formatEndpoint(server)} for ${key}: ${err.message}`);
       this.sessions.delete(key);
-      closeQuietly(upstream);
-      this.opts.ledger.let(publicPort);
     };
     upstream.once('error', fail);
     const wildcard = ipFamily(server.address) === 6 ? '::' : '0.0.0.0';
@@ -125,7 +152,7 @@ export class DatagramRelay {
         const legs = new DatagramLegs(this.socket, upstream, peer, r, () => {
           this.sessions.delete(key);
           closeQuietly(upstream);
-          this.opts.ledger.let(publicPort);
+          release();
         });
         const session = this.opts.sessions.create({ protocol: 'udp', client: peer, server, boundary: endpoint(local.address, local.port) }, legs);
         r.session = session;

@@ -29,6 +29,13 @@
  *    address and a mapping port (ListenerPlacement.inboundChannelsFromGateway),
  *    because a static filter cannot follow the host's own data port and ICS
  *    would translate its replies itself.
+ * 5. `inbound and <public ifIdx> and <udp dst port in listenerPorts>`, when
+ *    a UDP port is captured: the host's UDP relays bind their upstream
+ *    sockets in listenerPorts (as its TCP upstream connections do, for
+ *    clause 2), and a relay session's port is its boundary endpoint, on
+ *    which a plugin may map a channel from the server's other ports (a
+ *    TFTP server answers from a new one). The engine passes what no mapping
+ *    claims to the relay's socket.
  *
  * WinDivert's language has no strings, so nothing is escaped: adapters are
  * resolved to interface indexes before this module is called, and every
@@ -156,12 +163,14 @@ export function buildWindivertFilter(spec: CaptureSpec, ifIndexes: ReadonlyMap<s
   const controlDstNotHost = join('or', used.map((p) => all([portSet(`${p}.DstPort`, control[p]), outsideRange(`${p}.SrcPort`, listeners)])!));
   const listenerSrc = join('or', used.map((p) => inRange(`${p}.SrcPort`, listeners.from, listeners.to)));
   const mappingDst = join('or', PROTOS.map((p) => inRange(`${p}.DstPort`, mappings.from, mappings.to)));
+  const relayDst = control.udp.length > 0 ? inRange('udp.DstPort', listeners.from, listeners.to) : undefined;
 
   const clauses = [
     all([flag('inbound'), priv, controlDst]),
     all([flag('outbound'), flag('not loopback'), pub, controlDstNotHost]),
     all([flag('outbound'), join('or', [flag('loopback'), ...(priv ? [priv] : [])]), listenerSrc]),
     all([flag('inbound'), ifIdxSet([...sides.public, ...sides.private]), mappingDst]),
+    all([flag('inbound'), pub, relayDst]),
   ].filter((c): c is Expr => c !== undefined);
 
   const body = join('or', clauses);

@@ -41,6 +41,8 @@ describe('buildWindivertFilter', () => {
         ' or (outbound and not loopback and (ifIdx == 3 or ifIdx == 11) and (((tcp.DstPort == 21 or (tcp.DstPort >= 554 and tcp.DstPort <= 555)) and (tcp.SrcPort < 3000 or tcp.SrcPort > 5000)) or (udp.DstPort == 5060 and (udp.SrcPort < 3000 or udp.SrcPort > 5000))))' +
         ' or (outbound and (loopback or ifIdx == 2 or ifIdx == 7) and ((tcp.SrcPort >= 3000 and tcp.SrcPort <= 5000) or (udp.SrcPort >= 3000 and udp.SrcPort <= 5000)))' +
         ' or (inbound and (ifIdx == 2 or ifIdx == 3 or ifIdx == 7 or ifIdx == 11) and ((tcp.DstPort >= 61000 and tcp.DstPort <= 64999) or (udp.DstPort >= 61000 and udp.DstPort <= 64999)))' +
+        // A UDP control port: the relays' upstream sockets, in listenerPorts, on public adapters.
+        ' or (inbound and (ifIdx == 3 or ifIdx == 11) and (udp.DstPort >= 3000 and udp.DstPort <= 5000))' +
         ')',
     );
   });
