@@ -88,6 +88,8 @@ const SIP_HOLD_MS = 300;
 const SIP_TIMEOUT_S = 60;
 /** veth offloads (GSO/GRO, checksum) on, as a gateway with offloading NICs has them; BENCH_OFFLOADS=0 turns them off. */
 const OFFLOADS = process.env['BENCH_OFFLOADS'] !== '0';
+/** BENCH_CPU_PROF=1 runs algd under `node --cpu-prof` (profiles in bench/out/prof/, one per algd start). */
+const ALGD_CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
 /** The whole bench stops by itself after this long (lab destroyed). */
 const BUDGET_MS = 20 * 60_000;
 const PLUGIN_HOST_TIMEOUT_MS = 6 * 60_000;
@@ -206,7 +208,8 @@ class Bench {
       // socket of its own, holds its ports until its session's UDP idle timeout (120 s).
       mappingPorts: ALGD_MAPPING_PORTS,
     }));
-    this.algd = this.lab.spawn('gateway', [process.execPath, algdEntryPoint(), 'start', '--config', this.configFile]);
+    const profile = ALGD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(OUT_DIR, 'prof')}`] : [];
+    this.algd = this.lab.spawn('gateway', [process.execPath, ...profile, algdEntryPoint(), 'start', '--config', this.configFile]);
     await this.algd.waitForOutput(/running/, 20_000);
   }
 
