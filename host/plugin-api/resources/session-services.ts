@@ -3,7 +3,7 @@ import {
   type DataChannel, type DataChannelEvent, type DataChannelRequest, type Endpoint, type IpAddress, type Port,
   type PortReservation, type PortReservationRequest, type SessionInfo,
 } from '@algd/sdk';
-import type { HostServices } from '@algd/sdk/runtime';
+import { channelNotify, wantsEvent, type ChannelNotify, type HostServices } from '@algd/sdk/runtime';
 import type { NatEngine } from '../../nat-engine/nat-engine';
 import type { Mapping } from '../../nat-engine/translation/mapping';
 import type { DataChannelHub, DataChannelOwner } from './data-channel-hub';
@@ -39,7 +39,7 @@ export interface SessionServicesDeps {
 
 interface OwnedChannel {
   readonly mapping: Mapping;
-  readonly notify: boolean;
+  readonly notify: ChannelNotify;
   /** The public port was taken from the ledger for or by this channel. */
   readonly holdsPort: boolean;
   /** The boundary port the private host sees the connection come from (`fromBoundary`). */
@@ -221,7 +221,7 @@ export class SessionServices implements HostServices, DataChannelOwner {
       this.activeChannels--;
       this.deps.onChannelsChanged?.(this.liveChannels);
     }
-    if (owned.notify && !this.ended) this.deps.onEvent(event);
+    if (!this.ended && wantsEvent(owned.notify, event)) this.deps.onEvent(event);
   }
 
   channelReleased(mapping: Mapping): void {
@@ -303,7 +303,7 @@ interface CheckedRequest {
   readonly direction: 'inbound' | 'outbound' | 'both';
   readonly persistent: boolean;
   readonly lifetimeMs: number | undefined;
-  readonly notify: boolean;
+  readonly notify: ChannelNotify;
   readonly fromBoundary: boolean;
 }
 
@@ -330,7 +330,7 @@ function checkRequest(r: DataChannelRequest): CheckedRequest {
       direction: r.direction,
       persistent: r.persistent === true,
       lifetimeMs,
-      notify: r.notify === true,
+      notify: channelNotify(r.notify),
       fromBoundary: fromBoundary(r),
     };
   } catch (err) {

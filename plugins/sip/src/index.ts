@@ -47,8 +47,8 @@ const DROP: HandlerResult = { forward: null };
 
 export default definePlugin<SipOptions, SipState>({
   name: 'sip',
-  version: '0.2.0',
-  apiVersion: '^0.2.0',
+  version: '0.3.0',
+  apiVersion: '^0.3.0',
   description: 'SIP: addresses in headers and SDP translated, RTP/RTCP mapped per call, registration pinholes; third-party REGISTER refused',
   controlChannels: [
     { protocol: 'udp', ports: [port(5060)], framing: { kind: 'sip', maxMessageSize: MAX_MESSAGE_SIZE } },
@@ -61,7 +61,7 @@ export default definePlugin<SipOptions, SipState>({
   onServerMessage: (bytes, ctx) => guarded(ctx, () => fromServer(bytes, ctx)),
 
   async onDataChannelEvent(event, ctx) {
-    // Channels the plugin removed itself are already out of its state.
+    // Only expiries are asked for (notify): removals are the plugin's own, already out of its state.
     if (event.kind !== 'ended' || event.reason === 'removed') return;
     if (event.channel === ctx.state.registration) {
       delete ctx.state.registration;

@@ -204,7 +204,7 @@ async function reopen(ctx: Ctx, dialog: Dialog, i: number): Promise<boolean> {
     ...(stream.peer ? { remote: remoteOf(ctx, stream.peer, k) } : {}),
     persistent: true,
     lifetimeMs: ctx.options.mediaLifetimeMs,
-    notify: true,
+    notify: { ended: ['expired'] },
   });
   try {
     for (const k of [0, 1] as const) stream.channels.push((await ctx.createDataChannel(channel(k))).id);

@@ -129,7 +129,7 @@ async function setPinhole(ctx: Ctx, lifetimeSeconds: number): Promise<void> {
       direction: 'inbound',
       persistent: true,
       lifetimeMs,
-      notify: true,
+      notify: { ended: ['expired'] },
     });
     ctx.state.registration = channel.id;
     ctx.count('register-pinhole');

@@ -8,3 +8,4 @@
 export * from './host-services';
 export * from './session-task';
 export * from './run-task';
+export * from './channel-notify';

@@ -2,6 +2,7 @@ import type { DataChannel, DataChannelEndReason, DataChannelRequest } from '../d
 import { formatEndpoint, ipAddress, ipFamily, ipToBytes, isPort, sameEndpoint, type Endpoint, type IpAddress, type Port, type TransportProtocol } from '../net';
 import type { PortReservation, PortReservationRequest } from '../port-reservation';
 import type { HostServices } from '../runtime/host-services';
+import { channelNotify } from '../runtime/channel-notify';
 import type { SessionInfo } from '../session';
 import type { RecordedDataChannel, RecordedEndReason } from './recorded-data-channel';
 import type { RecordedReservation } from './recorded-reservation';
@@ -31,7 +32,7 @@ type MutableReservation = { -readonly [K in keyof RecordedReservation]: Recorded
  *      `inbound`/`outbound`/`both`; endpoints with a canonical address and a
  *      port 1-65535 (a `remote` port when given; a `private` port 0, "any
  *      port", only for an outbound channel); `lifetimeMs` above 0 and at
- *      most 24 h when given; `persistent` and `notify` booleans when given;
+ *      most 24 h when given; `persistent` a boolean and `notify` a boolean or { used?, ended? } when given;
  *    - no bounce: the private address is the session's client or server
  *      address, never a third party;
  *    - private, public and remote addresses are of one IP family;
@@ -296,7 +297,12 @@ function checkChannelRequest(r: DataChannelRequest): void {
   }
   if (r.lifetimeMs !== undefined) checkLifetime('data channel refused', r.lifetimeMs);
   if (r.fromBoundary === true && r.direction !== 'inbound') throw new Error('data channel refused: fromBoundary is for inbound channels only');
-  for (const flag of ['persistent', 'notify', 'fromBoundary'] as const) {
+  try {
+    channelNotify(r.notify);
+  } catch (err) {
+    throw new Error(`data channel refused: ${(err as Error).message}`);
+  }
+  for (const flag of ['persistent', 'fromBoundary'] as const) {
     if (r[flag] !== undefined && typeof r[flag] !== 'boolean') throw new Error(`data channel refused: ${flag} must be true or false`);
   }
 }

@@ -4,6 +4,7 @@ import { FramingError, type Framing } from '../framing/framing';
 import type { Endpoint } from '../net';
 import type { PluginDefinition } from '../plugin';
 import { runTask } from '../runtime/run-task';
+import { channelNotify } from '../runtime/channel-notify';
 import type { SessionTask, TaskEnvelope, TaskLogRecord, TaskOutcome } from '../runtime/session-task';
 import type { MessageDirection, SessionInfo } from '../session';
 import { InMemoryHostServices } from './in-memory-host-services';
@@ -118,23 +119,23 @@ export class PluginTestSession<Options = unknown, State = unknown> {
    * A connection was made through data channel `id`, from (inbound) or to
    * (outbound) `peer`. A one-shot channel ends with it. A channel requested
    * with `notify` gets a `used` event and, when it was one-shot, an `ended`
-   * event with reason `used`. Rejects when the channel is not open or
+   * event with reason `used` (those its `notify` asks for, as the host does). Rejects when the channel is not open or
    * `peer` is not the channel's `remote`.
    */
   dataChannelUsed(id: number, peer: Endpoint): Promise<void> {
     return this.serial(async () => {
       const channel = this.services.markUsed(id, peer);
-      if (!channel.request.notify) return;
-      await this.runEvent({ kind: 'used', channel: id, peer });
-      if (!channel.open) await this.runEvent({ kind: 'ended', channel: id, reason: 'used' });
+      const notify = channelNotify(channel.request.notify);
+      if (notify.used) await this.runEvent({ kind: 'used', channel: id, peer });
+      if (!channel.open && notify.ended.has('used')) await this.runEvent({ kind: 'ended', channel: id, reason: 'used' });
     });
   }
 
-  /** Data channel `id` stopped taking connections; a channel requested with `notify` gets an `ended` event. Rejects when it is not open. */
+  /** Data channel `id` stopped taking connections; a channel requested with `notify` gets an `ended` event (if its `notify` asks for the reason). Rejects when it is not open. */
   dataChannelEnded(id: number, reason: DataChannelEndReason): Promise<void> {
     return this.serial(async () => {
       const channel = this.services.markEnded(id, reason);
-      if (channel.request.notify) await this.runEvent({ kind: 'ended', channel: id, reason });
+      if (channelNotify(channel.request.notify).ended.has(reason)) await this.runEvent({ kind: 'ended', channel: id, reason });
     });
   }
 

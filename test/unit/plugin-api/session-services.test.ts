@@ -365,12 +365,25 @@ describe('SessionServices.createDataChannel: requests are re-validated', () => {
     expect(r.services.liveChannels).toBe(0);
   });
 
-  it('reads persistent and notify as true only when they are true', async () => {
+  it('reads persistent as true only when it is true', async () => {
     const r = rig();
-    const channel = await r.services.createDataChannel({ ...inbound(40001), persistent: 'yes', notify: 1 } as unknown as DataChannelRequest);
+    const channel = await r.services.createDataChannel({ ...inbound(40001), persistent: 'yes' } as unknown as DataChannelRequest);
     expect(channel.persistent).toBe(false);
     expect(r.synTo(channel.public.port)).toBe('translated');
     expect(r.events).toEqual([]);
+  });
+
+  it('refuses a notify that is neither a boolean nor { used?, ended? } of known reasons', async () => {
+    const r = rig();
+    for (const [notify, why] of [
+      [1, 'notify must be true, false or { used?, ended? }'],
+      [['expired'], 'notify must be true, false or { used?, ended? }'],
+      [{ used: 'yes' }, 'notify.used must be true or false'],
+      [{ ended: 'expired' }, 'notify.ended must be a list of end reasons'],
+      [{ ended: ['expired', 'gone'] }, 'notify.ended: "gone" is not one of used, expired, removed'],
+    ] as const) {
+      await expect(r.services.createDataChannel({ ...inbound(40001), notify } as unknown as DataChannelRequest)).rejects.toThrow(`data channel refused: ${why}`);
+    }
   });
 });
 
@@ -557,6 +570,25 @@ describe('SessionServices: events', () => {
     expect(r.events).toEqual([
       { kind: 'used', channel: told.id, peer: endpoint(SERVER, 2021) },
       { kind: 'ended', channel: told.id, reason: 'used' },
+    ]);
+  });
+
+  it('delivers only the events a notify filter names: no used, and ended only for the reasons listed', async () => {
+    const r = rig();
+    const expiries = await r.services.createDataChannel(inbound(40001, { persistent: true, lifetimeMs: 60_000, notify: { ended: ['expired'] } }));
+    const removals = await r.services.createDataChannel(inbound(40002, { persistent: true, notify: { used: false, ended: ['removed'] } }));
+    const uses = await r.services.createDataChannel(inbound(40003, { notify: { used: true } }));
+    expect(r.synTo(expiries.public.port, endpoint(SERVER, 3000))).toBe('translated');
+    expect(r.synTo(removals.public.port, endpoint(SERVER, 3001))).toBe('translated');
+    expect(r.synTo(uses.public.port, endpoint(SERVER, 3002))).toBe('translated');
+    await r.services.removeDataChannel(removals.id);
+    r.clock.now = T0 + 60_000;
+    r.engine.tick();
+    expect(r.events).toEqual([
+      // uses: its used event, not its ended (used) one.
+      { kind: 'used', channel: uses.id, peer: endpoint(SERVER, 3002) },
+      { kind: 'ended', channel: removals.id, reason: 'removed' },
+      { kind: 'ended', channel: expiries.id, reason: 'expired' },
     ]);
   });
 

@@ -22,8 +22,8 @@ describe('SIP plugin: a whole call', () => {
     expect(t.server.text).toBe(inviteOut('call-1', sdp('203.0.113.1', audio(61000))));
     expect(t.reservations).toEqual([expect.objectContaining({ id: 1, protocol: 'udp', ports: [61000, 61001], released: false, request: { protocol: 'udp', parity: 'even-odd' } })]);
     expect(t.dataChannels.map((c) => c.request)).toEqual([
-      { protocol: 'udp', direction: 'both', private: { address: '198.51.100.2', port: 6000 }, public: { address: '203.0.113.1', port: 61000 }, persistent: true, lifetimeMs: 3_600_000, notify: true },
-      { protocol: 'udp', direction: 'both', private: { address: '198.51.100.2', port: 6001 }, public: { address: '203.0.113.1', port: 61001 }, persistent: true, lifetimeMs: 3_600_000, notify: true },
+      { protocol: 'udp', direction: 'both', private: { address: '198.51.100.2', port: 6000 }, public: { address: '203.0.113.1', port: 61000 }, persistent: true, lifetimeMs: 3_600_000, notify: { ended: ['expired'] } },
+      { protocol: 'udp', direction: 'both', private: { address: '198.51.100.2', port: 6001 }, public: { address: '203.0.113.1', port: 61001 }, persistent: true, lifetimeMs: 3_600_000, notify: { ended: ['expired'] } },
     ]);
 
     await t.serverSends(serverResponse('100 Trying', 'call-1', '1 INVITE'));

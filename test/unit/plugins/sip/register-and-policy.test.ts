@@ -25,7 +25,7 @@ const registered = (cseq: number, extra: readonly string[] = [], status = '200 O
   ...extra,
 ]);
 
-const PINHOLE = { protocol: 'udp', private: PHONE, public: BOUNDARY, remote: { address: '203.0.113.2', port: 5060 }, direction: 'inbound', persistent: true, notify: true };
+const PINHOLE = { protocol: 'udp', private: PHONE, public: BOUNDARY, remote: { address: '203.0.113.2', port: 5060 }, direction: 'inbound', persistent: true, notify: { ended: ['expired'] } };
 
 describe('SIP plugin: REGISTER', () => {
   it('opens a pinhole from the registrar to the phone for the lifetime the 200 gives the phone\'s contact', async () => {

@@ -15,7 +15,8 @@ const watcher = definePlugin<undefined, { events: DataChannelEvent[] }>({
       remote: { address: ctx.session.server.address },
       direction: 'inbound',
       persistent: msg.includes('persistent'),
-      notify: msg.includes('notify'),
+      // "expiries": API 0.3.0's filter, only ended(expired).
+      notify: msg.includes('expiries') ? { ended: ['expired'] } : msg.includes('notify'),
     });
     return { forward: null };
   },
@@ -58,6 +59,15 @@ describe('data channel events in the test kit', () => {
     await t.dataChannelUsed(1, SERVER_PEER);
     expect(t.state?.events).toEqual([]);
     expect(t.dataChannels[0]).toMatchObject({ open: false, endReason: 'used' });
+  });
+
+  it('delivers only what a notify filter names, as the host does: ended(expired), not used', async () => {
+    const t = new PluginTestSession(watcher);
+    await t.clientSends('expiries persistent');
+    await t.dataChannelUsed(1, SERVER_PEER);
+    expect(t.state?.events).toEqual([]);
+    await t.dataChannelEnded(1, 'expired');
+    expect(t.state?.events).toEqual([{ kind: 'ended', channel: 1, reason: 'expired' }]);
   });
 
   it('refuses a peer that is not the channel remote and an unknown channel', async () => {

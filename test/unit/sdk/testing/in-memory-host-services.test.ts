@@ -158,7 +158,9 @@ describe('InMemoryHostServices', () => {
       [{ remote: { address: '203.0.113.2', port: 70000 } }, 'remote.port 70000'],
       [{ lifetimeMs: -1 }, 'lifetimeMs -1 is not between 1 ms and 24 h'],
       [{ lifetimeMs: 86_400_001 }, 'lifetimeMs 86400001 is not between 1 ms and 24 h'],
-      [{ notify: 'yes' }, 'notify must be true or false'],
+      [{ notify: 'yes' }, 'data channel refused: notify must be true, false or { used?, ended? }'],
+      [{ notify: { ended: ['gone'] } }, 'data channel refused: notify.ended: "gone" is not one of used, expired, removed'],
+      [{ notify: { used: 1 } }, 'data channel refused: notify.used must be true or false'],
       [{ remote: { address: '2001:db8::2' } }, 'cannot translate between IPv4 and IPv6'],
     ];
     for (const [extra, message] of cases) {
