@@ -67,21 +67,24 @@ export class ControlSession {
   private running = false;
   private closeWhenDone: SessionEndReason | undefined;
   private stopReading = false;
-  /** Every line of the session carries its id. */
-  private readonly log: Logger;
+  /** Every line of the session carries its id; made at the session's first line (most sessions log none). */
+  private sessionLog: Logger | undefined;
 
   constructor(
     readonly info: SessionInfo,
     private readonly plugin: SessionPlugin,
     readonly services: SessionServices,
     private readonly legs: SessionLegs,
-    log: Logger,
+    private readonly hostLog: Logger,
     private readonly now: () => number,
     private readonly onEnd: (session: ControlSession) => void,
   ) {
-    this.log = sessionLogger(log, info.id, plugin.name);
     this.startedAt = now();
     this.lastActivity = this.startedAt;
+  }
+
+  private get log(): Logger {
+    return (this.sessionLog ??= sessionLogger(this.hostLog, this.info.id, this.plugin.name));
   }
 
   get closed(): boolean {
@@ -264,7 +267,7 @@ export class ControlSession {
       return undefined;
     }
     this.state = outcome.state;
-    if (Object.keys(outcome.counters).length > 0) this.plugin.addCounters(outcome.counters);
+    if (hasKeys(outcome.counters)) this.plugin.addCounters(outcome.counters);
     for (const l of outcome.logs) this.log.log(l.level, l.message, { ...l.fields, session: this.info.id, plugin: this.plugin.name });
     return outcome;
   }
@@ -287,4 +290,10 @@ export class ControlSession {
       if (!this.closed) this.legs.throttle(direction, false);
     }
   }
+}
+
+/** True when `o` has an own enumerable key (without building the list of keys, once per task). */
+function hasKeys(o: object): boolean {
+  for (const k in o) if (Object.prototype.hasOwnProperty.call(o, k)) return true;
+  return false;
 }

@@ -134,7 +134,8 @@ export class SessionRegistry {
     });
     session = new ControlSession(info, plugin, services, legs, this.opts.log, this.now, (s) => this.sessionEnded(s));
     this.sessions.set(info.id, session);
-    this.opts.log.debug('session started', { session: info.id, plugin: plugin.name, client: fmt(info.client), server: fmt(info.server) });
+    // Formatting the endpoints costs more than the rest of the line: only when debug lines are written.
+    if (this.opts.log.isDebugEnabled()) this.opts.log.debug('session started', { session: info.id, plugin: plugin.name, client: fmt(info.client), server: fmt(info.server) });
     return session;
   }
 
@@ -142,6 +143,6 @@ export class SessionRegistry {
     this.sessions.delete(s.info.id);
     const reason = s.endReason ?? 'closed';
     this.ended[reason] = (this.ended[reason] ?? 0) + 1;
-    this.opts.log.debug('session ended', { session: s.info.id, plugin: s.info.plugin, reason });
+    if (this.opts.log.isDebugEnabled()) this.opts.log.debug('session ended', { session: s.info.id, plugin: s.info.plugin, reason });
   }
 }

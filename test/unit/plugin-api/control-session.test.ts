@@ -164,7 +164,7 @@ function setup(opts: { protocol?: TransportProtocol } = {}) {
     adapters: [],
   };
   const session = new ControlSession(info, plugin, services as unknown as SessionServices, legs, log, () => clock.t, (s) => ended.push(s));
-  return { plugin, legs, services, transport, clock, ended, info, session };
+  return { plugin, legs, services, transport, clock, ended, info, session, log };
 }
 
 describe('ControlSession: framing and order', () => {
@@ -423,6 +423,29 @@ describe('ControlSession: release', () => {
     expect(s.legs.calls.slice(4)).toEqual([['send', 'server', '\x16\x03\x01'], ['send', 'client', '<600 bytes>']]);
     expect(s.plugin.envelopes).toHaveLength(1);
     expect(s.plugin.counters).toEqual([]);
+  });
+});
+
+describe('ControlSession: its logger', () => {
+  it('makes the session logger at its first line, once: a session that logs nothing costs none', async () => {
+    const s = setup();
+    const childSpy = jest.spyOn(s.log, 'child');
+    s.plugin.script = echo;
+    s.session.receive(C2S, bytes('USER a\r\nPASS b\r\n'));
+    await settle();
+    expect(childSpy).toHaveBeenCalledTimes(0);
+    s.plugin.script = () => outcome({ forward: 'x\r\n', logs: [{ level: 'info', message: 'one' }, { level: 'warn', message: 'two' }] });
+    s.session.receive(S2C, bytes('220 hi\r\n'));
+    s.session.receive(S2C, bytes('230 ok\r\n'));
+    await settle();
+    expect(childSpy).toHaveBeenCalledTimes(1);
+    expect(childSpy).toHaveBeenCalledWith({ session: 'fake-1', plugin: 'fake' });
+    expect(s.transport.records).toEqual([
+      { level: 'info', message: 'one', session: 'fake-1', plugin: 'fake' },
+      { level: 'warn', message: 'two', session: 'fake-1', plugin: 'fake' },
+      { level: 'info', message: 'one', session: 'fake-1', plugin: 'fake' },
+      { level: 'warn', message: 'two', session: 'fake-1', plugin: 'fake' },
+    ]);
   });
 });
 
