@@ -61,6 +61,8 @@ export class NatEngine {
   private readonly outboundMappings = new Map<number, Mapping[]>();
   /** Every mapping not yet released: active ones and ended ones whose connections still live. */
   private readonly mappings = new Map<number, Mapping>();
+  /** The same mappings by owner, so a control session's end finds its own without walking every mapping. */
+  private readonly mappingsByOwner = new Map<string, Set<Mapping>>();
   /** Active mappings by protocol and public endpoint: one public endpoint carries one mapping at a time. */
   private readonly activeByPublic = new Map<string, Mapping>();
   private readonly originalDestinations = new Map<string, Flow<FlowTranslation>>();
@@ -112,6 +114,9 @@ export class NatEngine {
     this.activeByPublic.set(publicKey, mapping);
     if (mapping.protocol === 'udp' && !mapping.anyPrivatePort) this.supersedeUdpFlows(mapping);
     this.mappings.set(mapping.id, mapping);
+    let owned = this.mappingsByOwner.get(mapping.owner);
+    if (owned === undefined) this.mappingsByOwner.set(mapping.owner, (owned = new Set()));
+    owned.add(mapping);
     this.counters.mappingsCreated++;
     // A carried mapping is never looked up: its packets belong to the owner's socket.
     if (spec.carried === true) return mapping;
@@ -164,9 +169,11 @@ export class NatEngine {
 
   /** Ends every mapping of an owner (a control session that ended). Returns how many. */
   removeMappingsOf(owner: string, opts: { closeFlows?: boolean } = {}): number {
+    const owned = this.mappingsByOwner.get(owner);
+    if (owned === undefined) return 0;
     let n = 0;
-    for (const m of [...this.mappings.values()]) {
-      if (m.owner === owner && (m.active || opts.closeFlows)) {
+    for (const m of [...owned]) {
+      if (m.active || opts.closeFlows) {
         this.removeMapping(m, opts);
         n++;
       }
@@ -364,7 +371,11 @@ export class NatEngine {
   }
 
   private release(m: Mapping): void {
-    if (this.mappings.delete(m.id)) this.events.mappingReleased?.(m);
+    if (!this.mappings.delete(m.id)) return;
+    const owned = this.mappingsByOwner.get(m.owner);
+    owned?.delete(m);
+    if (owned?.size === 0) this.mappingsByOwner.delete(m.owner);
+    this.events.mappingReleased?.(m);
   }
 
   // ---- time and state ----------------------------------------------------

@@ -274,6 +274,25 @@ describe('NatEngine: data-channel mappings', () => {
     expect(engine.listMappings().map((m) => m.owner)).toEqual(['session-2']);
   });
 
+  it('removing an owner without cutting connections ends its active mappings, and finds the ended ones again while they carry connections', () => {
+    const { events, handlers } = recorder();
+    const engine = new NatEngine({ events: handlers });
+    const a = engine.createMapping({ ...activeFtp, persistent: true });
+    const b = engine.createMapping({ ...activeFtp, public: endpoint(GW_PUBLIC, 61001), private: endpoint(CLIENT, 50001) });
+    const c = engine.createMapping({ ...activeFtp, public: endpoint(GW_PUBLIC, 61003), owner: 'session-2' });
+    run(engine, buildPacket(v4(SERVER, GW_PUBLIC), tcp(20, 61000, TCP_FLAGS.SYN)), fromPublic);
+    expect(engine.removeMappingsOf('session-1')).toBe(2);
+    // a carries a connection: ended, not released; b is gone.
+    expect(engine.listMappings().map((m) => m.id)).toEqual([a.id, c.id]);
+    expect(engine.removeMappingsOf('session-1')).toBe(0);
+    expect(engine.removeMappingsOf('nobody', { closeFlows: true })).toBe(0);
+    expect(engine.removeMappingsOf('session-1', { closeFlows: true })).toBe(1);
+    expect(engine.removeMappingsOf('session-1', { closeFlows: true })).toBe(0);
+    expect(events).toEqual([`used ${a.id}`, `ended ${a.id} removed`, `ended ${b.id} removed`, `released ${b.id}`, `released ${a.id}`]);
+    expect(engine.listMappings().map((m) => m.id)).toEqual([c.id]);
+    expect(c.active).toBe(true);
+  });
+
   it('refuses a second mapping of the same public endpoint and one across address families', () => {
     const engine = new NatEngine();
     engine.createMapping(activeFtp);
