@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
@@ -31,7 +31,7 @@ describe('LinuxProcPortProbe over table files', () => {
     expect(probe.isInUse('udp', 3000)).toBe(false);
   });
 
-  it('reads the tables once per cache period', () => {
+  it('reads the tables once per cache period, a stale reading in the background while it answers from the last one', async () => {
     let now = 0;
     writeFileSync(join(dir, 'udp'), HEADER + line(0, '00000000:13C4'));
     const probe = new LinuxProcPortProbe({ procNetDir: dir, cacheMs: 1000, now: () => now });
@@ -40,12 +40,61 @@ describe('LinuxProcPortProbe over table files', () => {
     now = 999;
     expect(probe.isInUse('udp', 5060)).toBe(true);
     expect(probe.isInUse('udp', 5062)).toBe(false);
+    await probe.settled();
+    expect(probe.isInUse('udp', 5062)).toBe(false);
+    // Stale: still the last reading's answer, the new reading arrives without blocking the question.
     now = 1000;
+    expect(probe.isInUse('udp', 5060)).toBe(true);
+    expect(probe.isInUse('udp', 5062)).toBe(false);
+    await probe.settled();
     expect(probe.isInUse('udp', 5060)).toBe(false);
     expect(probe.isInUse('udp', 5062)).toBe(true);
+    // The new reading is fresh from when it was started (1000) for cacheMs.
+    writeFileSync(join(dir, 'udp'), HEADER + line(0, '00000000:13C8'));
+    now = 1999;
+    expect(probe.isInUse('udp', 5064)).toBe(false);
+    await probe.settled();
+    expect(probe.isInUse('udp', 5064)).toBe(false);
     writeFileSync(join(dir, 'udp'), HEADER);
     probe.invalidate();
     expect(probe.isInUse('udp', 5062)).toBe(false);
+  });
+
+  it('drops a background reading that an invalidation overtook, and keeps the last reading when a background one fails', async () => {
+    let now = 0;
+    writeFileSync(join(dir, 'tcp'), HEADER + line(0, '0100007F:0BB8'));
+    const probe = new LinuxProcPortProbe({ procNetDir: dir, cacheMs: 10, now: () => now });
+    expect(probe.isInUse('tcp', 3000)).toBe(true);
+    writeFileSync(join(dir, 'tcp'), HEADER + line(0, '0100007F:0BB9'));
+    now = 10;
+    expect(probe.isInUse('tcp', 3000)).toBe(true); // starts a background reading (3001)
+    writeFileSync(join(dir, 'tcp'), HEADER + line(0, '0100007F:0BBA'));
+    probe.invalidate();
+    expect(probe.isInUse('tcp', 3002)).toBe(true); // read at once
+    await probe.settled();
+    expect(probe.isInUse('tcp', 3001)).toBe(false);
+    expect(probe.isInUse('tcp', 3002)).toBe(true);
+    // A table that cannot be read in the background: the last reading stays, the next stale question tries again.
+    rmSync(join(dir, 'tcp'));
+    mkdirSync(join(dir, 'tcp'));
+    now = 20;
+    expect(probe.isInUse('tcp', 3002)).toBe(true);
+    await probe.settled();
+    rmSync(join(dir, 'tcp'), { recursive: true });
+    writeFileSync(join(dir, 'tcp'), HEADER);
+    // Still the reading of time 10 (stale): answered from it, and read again.
+    expect(probe.isInUse('tcp', 3002)).toBe(true);
+    await probe.settled();
+    expect(probe.isInUse('tcp', 3002)).toBe(false);
+  });
+
+  it('skips the header and malformed lines', () => {
+    writeFileSync(join(dir, 'tcp'), `${HEADER}   0: 0100007F:0BB 00000000:0000 0A\n   1: 0100007F:0BBG 00000000:0000 0A\ngarbage\n   2: 0100007F:ffff 00000000:0000 0A`);
+    const probe = new LinuxProcPortProbe({ procNetDir: dir });
+    expect(probe.isInUse('tcp', 0xbb)).toBe(false);
+    expect(probe.isInUse('tcp', 0xbbb)).toBe(false);
+    expect(probe.isInUse('tcp', 0xffff)).toBe(true);
+    expect([...Array(65536).keys()].filter((p) => probe.isInUse('tcp', p))).toEqual([0xffff]);
   });
 
   it('treats missing tables as empty but reports other read errors', () => {
