@@ -63,6 +63,8 @@ export class NatEngine {
   private readonly mappings = new Map<number, Mapping>();
   /** The same mappings by owner, so a control session's end finds its own without walking every mapping. */
   private readonly mappingsByOwner = new Map<string, Set<Mapping>>();
+  /** The live flows of each mapping that has any: closing a mapping's flows visits only its own. */
+  private readonly mappingFlows = new Map<Mapping, Set<Flow<FlowTranslation>>>();
   /** Active mappings by protocol and public endpoint: one public endpoint carries one mapping at a time. */
   private readonly activeByPublic = new Map<string, Mapping>();
   private readonly originalDestinations = new Map<string, Flow<FlowTranslation>>();
@@ -149,9 +151,8 @@ export class NatEngine {
   removeMapping(mapping: Mapping, opts: { closeFlows?: boolean } = {}): void {
     if (mapping.active) this.endMapping(mapping, 'removed');
     if (opts.closeFlows) {
-      for (const flow of [...this.flows]) {
-        if (flow.data.kind === 'mapping' && flow.data.mapping === mapping) this.flows.remove(flow);
-      }
+      const flows = this.mappingFlows.get(mapping);
+      if (flows !== undefined) for (const flow of [...flows]) this.flows.remove(flow);
     }
   }
 
@@ -328,6 +329,9 @@ export class NatEngine {
     }
     m.uses++;
     m.liveFlows++;
+    const flows = this.mappingFlows.get(m);
+    if (flows === undefined) this.mappingFlows.set(m, new Set([flow]));
+    else flows.add(flow);
     this.events.mappingUsed?.(m, flow);
     if (!m.persistent) this.endMapping(m, 'used');
     return flowEntry(this.flows.lookup(v));
@@ -355,6 +359,8 @@ export class NatEngine {
       for (const [key, entry] of this.halfway) if (entry.flow === flow) this.halfway.delete(key);
     }
     m.liveFlows--;
+    const flows = this.mappingFlows.get(m);
+    if (flows !== undefined && flows.delete(flow) && flows.size === 0) this.mappingFlows.delete(m);
     if (!m.active && m.liveFlows === 0) this.release(m);
   }
 
