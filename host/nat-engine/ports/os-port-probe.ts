@@ -18,15 +18,17 @@ export interface LinuxProcPortProbeOptions {
  * whatever its state and address (conservative: a listener on 127.0.0.1
  * still rules the port out).
  *
- * The first question about a protocol (and the first after
- * {@link invalidate}) reads the tables synchronously. After that a reading
- * is fresh for `cacheMs`; a question about an older one is answered from it
- * while a new reading is taken in the background (the kernel builds the
- * tables in the read, off the event loop), so no reservation on a session's
- * path waits for the tables, which on a busy gateway hold thousands of
- * connections (TIME_WAIT included) and took 10-20 ms to read and parse.
- * A socket opened since the last reading can be missed, which the short
- * window makes acceptable. Files that do not exist (IPv6 disabled) count
+ * A reading is fresh for `cacheMs`. A question about a reading up to twice
+ * as old is answered from it while a new reading is taken in the
+ * background (the kernel builds the tables in the read, off the event
+ * loop), so under a steady rate of reservations none waits for the tables,
+ * which on a busy gateway hold thousands of connections (TIME_WAIT
+ * included) and took 10-20 ms to read and parse. The first question about a
+ * protocol, the first after {@link invalidate}, and one about an older
+ * reading (a quiet gateway) read the tables synchronously. A socket opened
+ * since the reading answered from (at most 2 × `cacheMs` ago, plus the time
+ * a background reading takes) can be missed, which the short window makes
+ * acceptable. Files that do not exist (IPv6 disabled) count
  * as empty; other errors of a synchronous read propagate, those of a
  * background reading keep the previous one (the next question tries again).
  */
@@ -49,9 +51,9 @@ export class LinuxProcPortProbe implements PortInUseProbe {
 
   isInUse(protocol: TransportProtocol, port: number): boolean {
     const now = this.now();
-    const readAt = this.readAt[protocol];
-    if (readAt === -Infinity) this.read(protocol, now);
-    else if (now - readAt >= this.cacheMs && this.refreshing[protocol] === undefined) this.refresh(protocol, now);
+    const age = now - this.readAt[protocol];
+    if (age >= 2 * this.cacheMs) this.read(protocol, now);
+    else if (age >= this.cacheMs && this.refreshing[protocol] === undefined) this.refresh(protocol, now);
     return this.ports[protocol][port] === 1;
   }
 

@@ -31,7 +31,7 @@ describe('LinuxProcPortProbe over table files', () => {
     expect(probe.isInUse('udp', 3000)).toBe(false);
   });
 
-  it('reads the tables once per cache period, a stale reading in the background while it answers from the last one', async () => {
+  it('reads the tables once per cache period: a stale reading in the background while it answers from the last one, a reading twice as old at once', async () => {
     let now = 0;
     writeFileSync(join(dir, 'udp'), HEADER + line(0, '00000000:13C4'));
     const probe = new LinuxProcPortProbe({ procNetDir: dir, cacheMs: 1000, now: () => now });
@@ -55,6 +55,9 @@ describe('LinuxProcPortProbe over table files', () => {
     expect(probe.isInUse('udp', 5064)).toBe(false);
     await probe.settled();
     expect(probe.isInUse('udp', 5064)).toBe(false);
+    // Twice as old (a quiet spell): read at once.
+    now = 3000;
+    expect(probe.isInUse('udp', 5064)).toBe(true);
     writeFileSync(join(dir, 'udp'), HEADER);
     probe.invalidate();
     expect(probe.isInUse('udp', 5062)).toBe(false);
