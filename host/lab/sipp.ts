@@ -296,6 +296,8 @@ export interface SippCallCase {
   /** Calls, one after the other unless `concurrency` says otherwise; default 1. */
   readonly calls?: number;
   readonly concurrency?: number;
+  /** New calls per second; default 100 with `concurrency`, else 10. */
+  readonly rate?: number;
   /** Each call from its own socket (a phone of its own); UDP only. */
   readonly socketPerCall?: boolean;
   /** Media ports of call 1 on each side; default SIPP_LAB_PORTS. Cases that must not meet each other's media flows use their own. */
@@ -353,7 +355,7 @@ export function sippOutgoingCall(lab: Lab, c: SippCallCase): Promise<SippCallOut
     const r = await runSippPair(
       lab,
       { host: 'server', opts: { ...common, name: `${c.name}-callee`, scenario: calleeScenario({ pcap: c.pcap, holdMs: c.holdMs, byeTo: c.transport === 'udp' ? 'contact' : 'connection' }), address: SERVER_V4, mediaPort: mediaBases(c).server, concurrency: calls } },
-      { host: 'client', opts: { ...common, name: `${c.name}-caller`, scenario: callerScenario({ pcap: c.pcap }), address: CLIENT_V4, mediaPort: mediaBases(c).phone, remote: endpoint(SERVER_V4, SIPP_LAB_PORTS.sip), concurrency: c.concurrency ?? 1, rate: c.concurrency !== undefined ? 100 : 10, socketPerCall: c.socketPerCall } },
+      { host: 'client', opts: { ...common, name: `${c.name}-caller`, scenario: callerScenario({ pcap: c.pcap }), address: CLIENT_V4, mediaPort: mediaBases(c).phone, remote: endpoint(SERVER_V4, SIPP_LAB_PORTS.sip), concurrency: c.concurrency ?? 1, rate: c.rate ?? (c.concurrency !== undefined ? 100 : 10), socketPerCall: c.socketPerCall } },
     );
     return { phone: r.starting, far: r.waiting };
   });

@@ -32,6 +32,8 @@ export interface StatusDocument {
   adapters: Adapter[];
   listenerPorts: { from: number; to: number };
   mappingPorts: { from: number; to: number };
+  /** Ports of `mappingPorts` held now (relay sockets, data channels, reservations). */
+  mappingPortsHeld: number;
   plugins: PluginHostStatus['plugins'];
   refusedPlugins: PluginHostStatus['refused'];
   sessions: PluginHostStatus['sessions'];
@@ -146,6 +148,7 @@ export class AlgdService {
       adapters: [...this.adapters],
       listenerPorts: this.config.listenerPorts,
       mappingPorts: this.config.mappingPorts,
+      mappingPortsHeld: p.publicPortsHeld,
       plugins: p.plugins,
       refusedPlugins: p.refused,
       sessions: p.sessions,

@@ -7,17 +7,18 @@ import { satisfies, validRange } from 'semver';
  * of the API versions it implements ({@link SDK_API_VERSIONS}) is in that
  * range.
  */
-export const SDK_API_VERSION = '0.3.0';
+export const SDK_API_VERSION = '0.4.0';
 
 /**
  * Every plugin API version this SDK implements in full, oldest first, the
  * last being {@link SDK_API_VERSION}. Each one only adds to the one before
- * (0.2.0: `renewDataChannel`; 0.3.0: `notify` filters), so a plugin written for an earlier one runs
- * unchanged. Semver's caret keeps a 0.x minor apart (`^0.1.0` does not
+ * (0.2.0: `renewDataChannel`; 0.3.0: `notify` filters; 0.4.0:
+ * `removeDataChannel`'s `closeConnections` and `setIdleTimeout`), so a
+ * plugin written for an earlier one runs unchanged. Semver's caret keeps a 0.x minor apart (`^0.1.0` does not
  * accept 0.2.0); this list is how the promise "minor versions add" is
  * kept for such plugins.
  */
-export const SDK_API_VERSIONS: readonly string[] = Object.freeze(['0.1.0', '0.2.0', '0.3.0']);
+export const SDK_API_VERSIONS: readonly string[] = Object.freeze(['0.1.0', '0.2.0', '0.3.0', '0.4.0']);
 
 /**
  * True when `range` (a semver range such as `^0.1.0`) accepts `version`;

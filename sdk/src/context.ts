@@ -1,4 +1,4 @@
-import type { DataChannel, DataChannelRequest } from './data-channel';
+import type { DataChannel, DataChannelRequest, RemoveDataChannelOptions } from './data-channel';
 import type { PluginLogger } from './logger';
 import type { IpAddress } from './net';
 import type { PortReservation, PortReservationRequest } from './port-reservation';
@@ -28,8 +28,12 @@ export interface SessionContext<Options = unknown, State = unknown> {
   count(counter: string, by?: number): void;
   /** Opens a data channel for this session; it ends at the latest with the session. */
   createDataChannel(request: DataChannelRequest): Promise<DataChannel>;
-  /** Ends a data channel of this session; connections already made through it continue. */
-  removeDataChannel(channel: number): Promise<void>;
+  /**
+   * Ends a data channel of this session; connections already made through
+   * it continue, unless `options.closeConnections` (API 0.4.0) closes them
+   * too (see {@link RemoveDataChannelOptions}).
+   */
+  removeDataChannel(channel: number, options?: RemoveDataChannelOptions): Promise<void>;
   /**
    * Extends (or shortens) the life of an active data channel of this
    * session: it now expires `lifetimeMs` from this call, whatever its
@@ -47,4 +51,19 @@ export interface SessionContext<Options = unknown, State = unknown> {
   releasePorts(reservation: number): Promise<void>;
   /** The gateway address the OS would use as the source towards `destination` (GetBestSourceAddressForDestinationAddress). */
   bestSourceAddress(destination: IpAddress): Promise<IpAddress>;
+  /**
+   * How long the session may stay idle (nothing received from either
+   * peer) before the host closes it: `ms`, a whole number of milliseconds
+   * from 1000 to 86 400 000, instead of the host's configured idle timeout
+   * (`sessions.tcpIdleTimeoutMs` / `udpIdleTimeoutMs`), which stays the
+   * most it can be; without `ms`, the configured one again. It holds from
+   * the end of this task until changed, and, as always, a session with a
+   * live data channel is not closed for being idle. For a plugin that
+   * knows its session holds nothing any more (a SIP phone socket whose
+   * last call ended, with no registration), so the session's public port
+   * goes back to the pool early. Throws RangeError for another `ms`.
+   * Synchronous: the host applies it with the task's outcome. Since plugin
+   * API 0.4.0.
+   */
+  setIdleTimeout(ms?: number): void;
 }

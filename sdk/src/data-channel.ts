@@ -81,6 +81,19 @@ export interface DataChannel {
   readonly persistent: boolean;
 }
 
+/** How `removeDataChannel` ends a channel (API 0.4.0). */
+export interface RemoveDataChannelOptions {
+  /**
+   * Close the connections already made through the channel as well: the
+   * host forgets them at once, so their later packets are no longer
+   * translated (a TCP connection is cut, not reset), and the channel's
+   * public port goes back to the pool now rather than when they would
+   * have idled out. For a channel whose protocol has ended, such as a
+   * call's RTP and RTCP after its BYE. Default false: they continue.
+   */
+  readonly closeConnections?: boolean;
+}
+
 /** Why a data channel stopped taking connections. */
 export type DataChannelEndReason = 'used' | 'expired' | 'removed';
 

@@ -37,7 +37,7 @@ describe('plugin host', () => {
     const reasons = s.refused.map((r) => r.reason).sort();
     expect(reasons).toEqual([
       'algd-plugin-no-manifest: package.json has the "algd-plugin" keyword but no "algd" manifest ({ "entry", "apiVersion" })',
-      'algd-plugin-wrong-api: needs plugin API ^2.0.0; this host implements 0.1.0, 0.2.0, 0.3.0',
+      'algd-plugin-wrong-api: needs plugin API ^2.0.0; this host implements 0.1.0, 0.2.0, 0.3.0, 0.4.0',
     ]);
     expect(s.plugins.map((p) => p.name)).not.toContain('some-library');
   });

@@ -248,7 +248,7 @@ describe('PluginPool', () => {
       ['a relative path', './plugin.js', 'the plugin module must be an absolute path or a package name, not a relative path'],
       ['a module that is not a plugin', fixture('not-a-plugin'), 'not a plugin definition (the module must export definePlugin({...}) as its default export or as module.exports; it exports an object with foo)'],
       ['an invalid hand-built definition', fixture('invalid-definition'), 'definition invalid: controlChannels[0].ports: must be a non-empty list of ports 1-65535'],
-      ['a plugin for another API version', fixture('bad-api'), 'incompatible apiVersion "^9.0.0": this host implements plugin API 0.1.0, 0.2.0, 0.3.0'],
+      ['a plugin for another API version', fixture('bad-api'), 'incompatible apiVersion "^9.0.0": this host implements plugin API 0.1.0, 0.2.0, 0.3.0, 0.4.0'],
       ['a module that throws while loading', pluginPackage('load-fails'), 'the module threw while loading: Error: missing native dependency on purpose'],
     ])('%s', async (_what, entry, reason) => {
       const err = await loadError({ entry });

@@ -25,6 +25,7 @@ export function formatStatus(s: StatusDocument): string {
     '',
     `sessions ${s.sessions.length} open; ended: ${countsText(s.sessionsEnded)}`,
     `mappings ${s.engine.mappings.length} (opened ${s.engine.counters.mappingsCreated}, ended ${s.engine.counters.mappingsEnded}), flows ${s.engine.flows}, redirects ${s.engine.redirects.length}`,
+    `mapping ports held ${s.mappingPortsHeld} of ${s.mappingPorts.to - s.mappingPorts.from + 1} (${s.mappingPorts.from}-${s.mappingPorts.to})`,
     `packets ${s.engine.counters.packets} (translated ${s.engine.counters.translated}, passed ${s.engine.counters.passed}); engine drops: ${countsText(s.engine.counters.drops)}`,
     `driver ${s.driver}: received ${s.driverStats.received}, accepted ${s.driverStats.accepted} (modified ${s.driverStats.modified}), dropped ${s.driverStats.dropped}, errors ${s.driverStats.errors}`,
     ...s.refusedPlugins.map((r) => `refused plugin ${r.dir}: ${r.reason}`),

@@ -3,7 +3,7 @@ import {
   type DataChannel, type DataChannelEvent, type DataChannelRequest, type Endpoint, type IpAddress, type Port,
   type PortReservation, type PortReservationRequest, type SessionInfo,
 } from '@algd/sdk';
-import { channelNotify, wantsEvent, type ChannelNotify, type HostServices } from '@algd/sdk/runtime';
+import { channelNotify, removeOptions, wantsEvent, type ChannelNotify, type HostServices } from '@algd/sdk/runtime';
 import type { NatEngine } from '../../nat-engine/nat-engine';
 import type { Mapping } from '../../nat-engine/translation/mapping';
 import type { DataChannelHub, DataChannelOwner } from './data-channel-hub';
@@ -123,9 +123,24 @@ export class SessionServices implements HostServices, DataChannelOwner {
     return { id: mapping.id, protocol: r.protocol, private: r.private, public: publicEndpoint, direction: r.direction, persistent: r.persistent };
   }
 
-  async removeDataChannel(channel: number): Promise<void> {
+  /**
+   * Ends a channel of this session. Its connections continue unless
+   * `closeConnections` closes them too (also those of a channel that had
+   * already ended and still carries some): then the channel is released at
+   * once and its public port goes back to the pool now, not when its last
+   * flow idles out (a UDP flow that was answered lingers 180 s by default,
+   * which at a few hundred SIP calls a second would hold thousands of ports
+   * for media that ended with the call's BYE).
+   */
+  async removeDataChannel(channel: number, options?: unknown): Promise<void> {
+    let closeConnections: boolean;
+    try {
+      ({ closeConnections } = removeOptions(options));
+    } catch (err) {
+      throw new ServiceRefusedError((err as Error).message);
+    }
     const owned = this.channels.get(channel);
-    if (owned) this.deps.engine.removeMapping(owned.mapping);
+    if (owned) this.deps.engine.removeMapping(owned.mapping, { closeFlows: closeConnections });
     // A channel of this session that has already ended and been released: nothing to do.
     else if (!this.everOwned.has(channel)) throw new ServiceRefusedError(`no data channel ${String(channel)} in session ${this.session.id}`);
   }

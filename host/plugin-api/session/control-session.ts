@@ -57,6 +57,11 @@ export class ControlSession {
   /** Set when the plugin released the session (stopped inspecting it); framing stops too. */
   released = false;
   lastActivity: number;
+  /**
+   * The idle timeout the plugin set (`setIdleTimeout`), in ms; undefined:
+   * the configured one. The registry applies at most the configured one.
+   */
+  idleTimeoutMs: number | undefined;
   endReason: SessionEndReason | undefined;
   readonly startedAt: number;
   readonly bytes: Record<MessageDirection, number> = { 'client-to-server': 0, 'server-to-client': 0 };
@@ -267,6 +272,7 @@ export class ControlSession {
       return undefined;
     }
     this.state = outcome.state;
+    if (outcome.idleTimeoutMs !== undefined) this.idleTimeoutMs = outcome.idleTimeoutMs ?? undefined;
     if (hasKeys(outcome.counters)) this.plugin.addCounters(outcome.counters);
     for (const l of outcome.logs) this.log.log(l.level, l.message, { ...l.fields, session: this.info.id, plugin: this.plugin.name });
     return outcome;

@@ -79,10 +79,18 @@ export class SessionRegistry {
     return n;
   }
 
-  /** Closes idle sessions without live data channels. Called about once a second. */
+  /**
+   * Closes idle sessions without live data channels. Called about once a
+   * second. A session is idle after the configured timeout of its
+   * protocol, or after the shorter one its plugin set (`setIdleTimeout`:
+   * a plugin that knows the session holds nothing more, such as a SIP
+   * phone socket whose last call ended, frees its public port early; it
+   * can never keep a session longer than configured).
+   */
   sweep(now = this.now()): void {
     for (const s of [...this.sessions.values()]) {
-      const limit = s.info.protocol === 'tcp' ? this.opts.idleTimeoutMs.tcp : this.opts.idleTimeoutMs.udp;
+      const configured = s.info.protocol === 'tcp' ? this.opts.idleTimeoutMs.tcp : this.opts.idleTimeoutMs.udp;
+      const limit = s.idleTimeoutMs === undefined ? configured : Math.min(configured, s.idleTimeoutMs);
       if (now - s.lastActivity >= limit && s.services.liveChannels === 0 && s.pending === 0) s.close('idle');
     }
   }

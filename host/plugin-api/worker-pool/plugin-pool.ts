@@ -1,5 +1,5 @@
 import type { LogLevel } from '@algd/sdk';
-import type { HostServices, TaskEnvelope, TaskOutcome } from '@algd/sdk/runtime';
+import { MAX_IDLE_TIMEOUT_MS, MIN_IDLE_TIMEOUT_MS, validIdleTimeout, type HostServices, type TaskEnvelope, type TaskOutcome } from '@algd/sdk/runtime';
 import { randomInt, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -494,6 +494,7 @@ function outcomeProblem(x: unknown): string | undefined {
   if (x.respond !== null && !(x.respond instanceof Uint8Array)) return 'respond is neither bytes nor null';
   if (typeof x.close !== 'boolean') return 'close is not a boolean';
   if (typeof x.release !== 'boolean') return 'release is not a boolean';
+  if (x.idleTimeoutMs !== undefined && x.idleTimeoutMs !== null && !validIdleTimeout(x.idleTimeoutMs)) return `idleTimeoutMs ${JSON.stringify(x.idleTimeoutMs)} is not a whole number of ms from ${MIN_IDLE_TIMEOUT_MS} to ${MAX_IDLE_TIMEOUT_MS}`;
   if (!isObject(x.counters)) return 'counters is not an object';
   for (const [name, value] of Object.entries(x.counters)) {
     if (typeof value !== 'number' || !Number.isFinite(value)) return `counter ${JSON.stringify(name)} was increased by ${JSON.stringify(value)}, not a finite number`;

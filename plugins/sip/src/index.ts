@@ -3,6 +3,7 @@ import { phoneToServer, serverToPhone } from './address-map';
 import { gatewayResponse } from './gateway-response';
 import { rewriteHeaders } from './header-rewrite';
 import { endDialog, mapPhoneMedia, mediaChannelEnded, notePeerMedia } from './media';
+import { settleIdle, type MessageEffect } from './quiet';
 import { pendingRegister, registrationAnswered, thirdPartyContact } from './registration';
 import { parseSdp, type Sdp } from './sdp';
 import { firstHeaderText, parseSipMessage, serialize, type SipMessage } from './sip-message';
@@ -23,7 +24,9 @@ import type { Edit } from './span';
  * peer's SDP restricts the channels to the peer. BYE, CANCEL, a failed
  * INVITE or expiry remove a call's channels. A 2xx to REGISTER opens (or
  * refreshes, or on expiry 0 removes) a pinhole from the registrar to the
- * phone through the session itself.
+ * phone through the session itself. Once a phone socket's last call has
+ * ended and it holds no registration, its session ends after a short idle
+ * (quiet.ts) rather than the host's configured one.
  *
  * The checks, in plain sight: a REGISTER binding anyone but the phone is
  * answered 403 by the gateway; an optional method allow-list (405 to the
@@ -47,8 +50,8 @@ const DROP: HandlerResult = { forward: null };
 
 export default definePlugin<SipOptions, SipState>({
   name: 'sip',
-  version: '0.3.0',
-  apiVersion: '^0.3.0',
+  version: '0.4.0',
+  apiVersion: '^0.4.0',
   description: 'SIP: addresses in headers and SDP translated, RTP/RTCP mapped per call, registration pinholes; third-party REGISTER refused',
   controlChannels: [
     { protocol: 'udp', ports: [port(5060)], framing: { kind: 'sip', maxMessageSize: MAX_MESSAGE_SIZE } },
@@ -77,9 +80,24 @@ export default definePlugin<SipOptions, SipState>({
   },
 });
 
-async function fromPhone(bytes: Buffer, ctx: Ctx): Promise<HandlerResult> {
+/** A handler's answer and what the message did, for the session's idle timeout. */
+interface Handled {
+  readonly result: HandlerResult;
+  readonly effect: MessageEffect;
+}
+
+/** Anything the plugin does not follow (unread, refused, a keepalive) may begin something: the session keeps the host's idle timeout. */
+const begins = (result: HandlerResult): Handled => ({ result, effect: 'begins' });
+
+function effectOf(message: SipMessage, ended: boolean): MessageEffect {
+  if (ended) return 'ended';
+  const start = message.start;
+  return start.kind === 'request' && start.method !== 'ACK' && start.method !== 'BYE' && start.method !== 'CANCEL' ? 'begins' : 'neutral';
+}
+
+async function fromPhone(bytes: Buffer, ctx: Ctx): Promise<Handled> {
   const read = readMessage(bytes, ctx);
-  if ('verdict' in read) return read.verdict;
+  if ('verdict' in read) return begins(read.verdict);
   const { message, sdp } = read;
   if (message.start.kind === 'request') {
     const method = message.start.method;
@@ -87,16 +105,16 @@ async function fromPhone(bytes: Buffer, ctx: Ctx): Promise<HandlerResult> {
       ctx.count('method-refused');
       ctx.log.info('method refused', { method });
       // An ACK has no response (RFC 3261 §17.1.1.3): it is only dropped.
-      if (method === 'ACK') return DROP;
+      if (method === 'ACK') return begins(DROP);
       const allow = `Allow: ${ctx.options.allowedMethods!.join(', ')}`;
-      return { forward: null, respond: gatewayResponse(message, 405, 'Method Not Allowed', 'method not allowed by the gateway', [allow]) };
+      return begins({ forward: null, respond: gatewayResponse(message, 405, 'Method Not Allowed', 'method not allowed by the gateway', [allow]) });
     }
     if (method === 'REGISTER') {
       const other = thirdPartyContact(message, ctx.session);
       if (other !== undefined) {
         ctx.count('third-party-register-refused');
         ctx.log.info('third-party registration refused', { contact: other });
-        return { forward: null, respond: gatewayResponse(message, 403, 'Forbidden', 'third-party registration refused by the gateway') };
+        return begins({ forward: null, respond: gatewayResponse(message, 403, 'Forbidden', 'third-party registration refused by the gateway') });
       }
       const pending = pendingRegister(message);
       if (pending !== undefined) ctx.state.pendingRegister = pending;
@@ -107,24 +125,24 @@ async function fromPhone(bytes: Buffer, ctx: Ctx): Promise<HandlerResult> {
   established(ctx, message);
   const headers = rewriteHeaders(message, phoneToServer(ctx.session));
   if (headers.topViaSentBy !== undefined) ctx.state.phoneForm = headers.topViaSentBy;
-  return output(ctx, message, [...headers.edits, ...edits]);
+  return { result: output(ctx, message, [...headers.edits, ...edits]), effect: effectOf(message, ended) };
 }
 
-async function fromServer(bytes: Buffer, ctx: Ctx): Promise<HandlerResult> {
+async function fromServer(bytes: Buffer, ctx: Ctx): Promise<Handled> {
   const read = readMessage(bytes, ctx);
-  if ('verdict' in read) return read.verdict;
+  if ('verdict' in read) return begins(read.verdict);
   const { message, sdp } = read;
   if (message.start.kind === 'request' && !methodAllowed(ctx, message.start.method)) {
     ctx.count('method-dropped');
     ctx.log.info('method dropped', { method: message.start.method });
-    return DROP;
+    return begins(DROP);
   }
   if (message.start.kind === 'response' && message.cseq.method === 'REGISTER') await registrationAnswered(ctx, message, message.start.status);
   const ended = await callEnds(ctx, message);
   if (sdp !== undefined && !ended) await notePeerMedia(ctx, message.callId, sdp);
   established(ctx, message);
   const phoneForm = ctx.state.phoneForm ?? formatHostPort(ctx.session.client);
-  return output(ctx, message, rewriteHeaders(message, serverToPhone(ctx.session, phoneForm)).edits);
+  return { result: output(ctx, message, rewriteHeaders(message, serverToPhone(ctx.session, phoneForm)).edits), effect: effectOf(message, ended) };
 }
 
 /**
@@ -193,13 +211,20 @@ function output(ctx: Ctx, message: SipMessage, edits: readonly Edit[]): HandlerR
   return Buffer.from(serialize(message, edits), 'latin1');
 }
 
-/** Nothing a handler does may throw out of the plugin: an unexpected error is logged, counted, and the message handled as unreadable. */
-async function guarded(ctx: Ctx, handle: () => Promise<HandlerResult>): Promise<HandlerResult> {
+/**
+ * Nothing a handler does may throw out of the plugin: an unexpected error
+ * is logged, counted, and the message handled as unreadable. Then the
+ * session's idle timeout follows what the message did.
+ */
+async function guarded(ctx: Ctx, handle: () => Promise<Handled>): Promise<HandlerResult> {
+  let handled: Handled;
   try {
-    return await handle();
+    handled = await handle();
   } catch (err) {
     ctx.count('internal-error');
     ctx.log.error('SIP handler failed', { error: (err as Error).message });
-    return unreadable(ctx, 'internal error');
+    handled = begins(unreadable(ctx, 'internal error'));
   }
+  settleIdle(ctx, handled.effect);
+  return handled.result;
 }

@@ -39,14 +39,14 @@ export async function mapPhoneMedia(ctx: Ctx, callId: string, sdp: Sdp): Promise
     const address = (m.connection ?? sdp.connection)?.address;
     const existing = dialog?.streams[i] ?? null;
     if (m.port === 0) {
-      if (existing) await closeStream(ctx, dialog!, i);
+      if (existing) await closeStream(ctx, dialog!, i, 'close');
       continue;
     }
     if (address !== undefined && isUnspecified(address)) continue; // RFC 2543 hold: the stream keeps what it has
     if (address !== session.client.address) {
       // Not the phone's: the host would refuse a channel to another host anyway.
       ctx.count('foreign-media-address');
-      if (existing) await closeStream(ctx, dialog!, i);
+      if (existing) await closeStream(ctx, dialog!, i, 'close');
       continue;
     }
     const phonePorts = rtpPair(m);
@@ -60,7 +60,7 @@ export async function mapPhoneMedia(ctx: Ctx, callId: string, sdp: Sdp): Promise
     if (m.rtcp) edits.push({ ...m.rtcp.portSpan, text: String(stream.publicPorts[1]) });
   }
   if (dialog) {
-    for (let i = sdp.media.length; i < dialog.streams.length; i++) if (dialog.streams[i]) await closeStream(ctx, dialog, i);
+    for (let i = sdp.media.length; i < dialog.streams.length; i++) if (dialog.streams[i]) await closeStream(ctx, dialog, i, 'close');
     dropIfEmpty(ctx, callId);
   }
   return edits;
@@ -80,7 +80,7 @@ export async function notePeerMedia(ctx: Ctx, callId: string, sdp: Sdp): Promise
     const address = (m.connection ?? sdp.connection)?.address;
     if (m.port === 0) {
       dialog.peers[i] = null;
-      if (dialog.streams[i]) await closeStream(ctx, dialog, i);
+      if (dialog.streams[i]) await closeStream(ctx, dialog, i, 'close');
       continue;
     }
     if (address !== undefined && isUnspecified(address)) continue; // on hold: keeps what it had
@@ -98,11 +98,17 @@ export async function notePeerMedia(ctx: Ctx, callId: string, sdp: Sdp): Promise
   dropIfEmpty(ctx, callId);
 }
 
-/** The call is over (BYE, CANCEL, a failed INVITE): every channel and reservation of it goes. */
+/**
+ * The call is over (BYE, CANCEL, a failed INVITE): every channel and
+ * reservation of it goes, with the media flows through them. RTP that
+ * still arrives after the BYE belongs to no call; kept, each answered RTP
+ * flow would hold its public port until it idled out (180 s), which at a
+ * few hundred calls a second is most of the mapping port pool.
+ */
 export async function endDialog(ctx: Ctx, callId: string): Promise<void> {
   const dialog = ctx.state.dialogs.get(callId);
   if (dialog === undefined) return;
-  for (let i = 0; i < dialog.streams.length; i++) if (dialog.streams[i]) await closeStream(ctx, dialog, i);
+  for (let i = 0; i < dialog.streams.length; i++) if (dialog.streams[i]) await closeStream(ctx, dialog, i, 'close');
   ctx.state.dialogs.delete(callId);
 }
 
@@ -114,7 +120,8 @@ export async function mediaChannelEnded(ctx: Ctx, channel: number): Promise<void
     const stream = dialog.streams[i]!;
     stream.channels = stream.channels.filter((c) => c !== channel);
     ctx.count('media-expired');
-    await closeStream(ctx, dialog, i);
+    // An expiry leaves media that still flows alone (mediaLifetimeMs): its sibling's flows continue too.
+    await closeStream(ctx, dialog, i, 'continue');
     // Media left to expire: the call is most likely gone without a BYE.
     if (dialog.streams.every((s) => !s)) ctx.state.dialogs.delete(callId);
     return;
@@ -212,7 +219,7 @@ async function reopen(ctx: Ctx, dialog: Dialog, i: number): Promise<boolean> {
   } catch (err) {
     ctx.count('media-channel-refused');
     ctx.log.warn('media channel refused', { error: (err as Error).message });
-    await closeStream(ctx, dialog, i);
+    await closeStream(ctx, dialog, i, 'close');
     return false;
   }
 }
@@ -221,11 +228,17 @@ function remoteOf(ctx: Ctx, peer: PeerMedia, k: 0 | 1): { address: IpAddress; po
   return ctx.options.mediaPeerPort ? { address: peer.address, port: k === 0 ? peer.rtp : peer.rtcp } : { address: peer.address };
 }
 
-async function closeStream(ctx: Ctx, dialog: Dialog, i: number): Promise<void> {
+/**
+ * Removes stream `i`'s channels and releases its public pair. `close`: the
+ * stream is over (the call ended, the stream was disabled or moved), so
+ * the flows through its channels are closed too and the pair goes back to
+ * the pool at once; `continue`: they run on until they idle out.
+ */
+async function closeStream(ctx: Ctx, dialog: Dialog, i: number, connections: 'close' | 'continue'): Promise<void> {
   const stream = dialog.streams[i];
   if (!stream) return;
   dialog.streams[i] = null;
-  await removeChannels(ctx, stream);
+  await removeChannels(ctx, stream, connections === 'close');
   try {
     await ctx.releasePorts(stream.reservation);
   } catch (err) {
@@ -234,10 +247,11 @@ async function closeStream(ctx: Ctx, dialog: Dialog, i: number): Promise<void> {
   ctx.count('media-removed');
 }
 
-async function removeChannels(ctx: Ctx, stream: MediaStream): Promise<void> {
+/** Removes the stream's channels; with `closeConnections` the flows through them end too. A re-offer's reopen lets them run (the same public pair carries the new channels). */
+async function removeChannels(ctx: Ctx, stream: MediaStream, closeConnections = false): Promise<void> {
   for (const id of stream.channels) {
     try {
-      await ctx.removeDataChannel(id);
+      await (closeConnections ? ctx.removeDataChannel(id, { closeConnections: true }) : ctx.removeDataChannel(id));
     } catch (err) {
       ctx.log.warn('remove failed', { channel: id, error: (err as Error).message });
     }

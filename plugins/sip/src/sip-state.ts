@@ -50,6 +50,8 @@ export interface SipState {
   pendingRegister?: PendingRegister;
   /** The phone's address as it writes it in its own top Via (`198.51.100.2:5060`), restored in what comes back. */
   phoneForm?: string;
+  /** Its last call ended and it holds nothing: the host was told to end the session after a short idle (quiet.ts). */
+  quiet?: true;
 }
 
 export function initialSipState(): SipState {

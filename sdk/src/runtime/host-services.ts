@@ -1,4 +1,4 @@
-import type { DataChannel, DataChannelRequest } from '../data-channel';
+import type { DataChannel, DataChannelRequest, RemoveDataChannelOptions } from '../data-channel';
 import type { IpAddress } from '../net';
 import type { PortReservation, PortReservationRequest } from '../port-reservation';
 
@@ -9,7 +9,7 @@ import type { PortReservation, PortReservationRequest } from '../port-reservatio
  */
 export interface HostServices {
   createDataChannel(request: DataChannelRequest): Promise<DataChannel>;
-  removeDataChannel(channel: number): Promise<void>;
+  removeDataChannel(channel: number, options?: RemoveDataChannelOptions): Promise<void>;
   renewDataChannel(channel: number, lifetimeMs: number): Promise<void>;
   reservePorts(request: PortReservationRequest): Promise<PortReservation>;
   releasePorts(reservation: number): Promise<void>;

@@ -9,3 +9,4 @@ export * from './host-services';
 export * from './session-task';
 export * from './run-task';
 export * from './channel-notify';
+export * from './session-limits';

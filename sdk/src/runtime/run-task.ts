@@ -3,6 +3,7 @@ import type { LogFields, LogLevel, PluginLogger } from '../logger';
 import type { PluginDefinition } from '../plugin';
 import type { HandlerResult, MessageVerdict } from '../verdict';
 import type { HostServices } from './host-services';
+import { MAX_IDLE_TIMEOUT_MS, MIN_IDLE_TIMEOUT_MS, validIdleTimeout } from './session-limits';
 import type { TaskEnvelope, TaskLogRecord, TaskOutcome } from './session-task';
 
 /** Thrown when a handler returns something that is not a {@link HandlerResult}. */
@@ -20,6 +21,8 @@ export class HandlerResultError extends Error {
 export async function runTask(plugin: PluginDefinition<any, any>, options: unknown, envelope: TaskEnvelope, services: HostServices): Promise<TaskOutcome> {
   const counters: Record<string, number> = {};
   const logs: TaskLogRecord[] = [];
+  /** Set by setIdleTimeout: undefined while the task leaves it unchanged. */
+  let idleTimeoutMs: number | null | undefined;
   const state = envelope.state === undefined ? (plugin.initialState?.(envelope.session, options) ?? {}) : envelope.state;
   const ctx: SessionContext<unknown, unknown> = {
     session: envelope.session,
@@ -30,16 +33,22 @@ export async function runTask(plugin: PluginDefinition<any, any>, options: unkno
       counters[counter] = (counters[counter] ?? 0) + by;
     },
     createDataChannel: (r) => services.createDataChannel(r),
-    removeDataChannel: (id) => services.removeDataChannel(id),
+    // Options only when given: without them the call is the one of API 0.1.0.
+    removeDataChannel: (id, options) => (options === undefined ? services.removeDataChannel(id) : services.removeDataChannel(id, options)),
     renewDataChannel: (id, lifetimeMs) => services.renewDataChannel(id, lifetimeMs),
     reservePorts: (r) => services.reservePorts(r),
     releasePorts: (id) => services.releasePorts(id),
     bestSourceAddress: (d) => services.bestSourceAddress(d),
+    setIdleTimeout(ms?: number) {
+      if (ms !== undefined && !validIdleTimeout(ms)) throw new RangeError(`setIdleTimeout: ${String(ms)} is not a whole number of milliseconds from ${MIN_IDLE_TIMEOUT_MS} to ${MAX_IDLE_TIMEOUT_MS}`);
+      idleTimeoutMs = ms ?? null;
+    },
   };
+  const idle = (): { idleTimeoutMs?: number | null } => (idleTimeoutMs === undefined ? {} : { idleTimeoutMs });
   const task = envelope.task;
   if (task.kind === 'data-channel-event') {
     await plugin.onDataChannelEvent?.(task.event, ctx);
-    return { state: ctx.state, forward: null, respond: null, close: false, release: false, counters, logs };
+    return { state: ctx.state, forward: null, respond: null, close: false, release: false, counters, logs, ...idle() };
   }
   const message = Buffer.from(task.message.buffer, task.message.byteOffset, task.message.byteLength);
   const handler = task.direction === 'client-to-server' ? plugin.onClientMessage : plugin.onServerMessage;
@@ -53,6 +62,7 @@ export async function runTask(plugin: PluginDefinition<any, any>, options: unkno
     release: verdict.release === true,
     counters,
     logs,
+    ...idle(),
   };
 }
 

@@ -38,5 +38,11 @@ export interface TaskOutcome {
   readonly release: boolean;
   /** Counter increments. */
   readonly counters: Readonly<Record<string, number>>;
+  /**
+   * The session's idle timeout as the task left it (`setIdleTimeout`,
+   * API 0.4.0): ms, `null` for the host's configured one again; absent
+   * when the task did not set it (unchanged).
+   */
+  readonly idleTimeoutMs?: number | null;
   readonly logs: readonly TaskLogRecord[];
 }

@@ -1,8 +1,9 @@
-import type { DataChannel, DataChannelEndReason, DataChannelRequest } from '../data-channel';
+import type { DataChannel, DataChannelEndReason, DataChannelRequest, RemoveDataChannelOptions } from '../data-channel';
 import { formatEndpoint, ipAddress, ipFamily, ipToBytes, isPort, sameEndpoint, type Endpoint, type IpAddress, type Port, type TransportProtocol } from '../net';
 import type { PortReservation, PortReservationRequest } from '../port-reservation';
 import type { HostServices } from '../runtime/host-services';
 import { channelNotify } from '../runtime/channel-notify';
+import { removeOptions } from '../runtime/session-limits';
 import type { SessionInfo } from '../session';
 import type { RecordedDataChannel, RecordedEndReason } from './recorded-data-channel';
 import type { RecordedReservation } from './recorded-reservation';
@@ -46,7 +47,10 @@ type MutableReservation = { -readonly [K in keyof RecordedReservation]: Recorded
  *    - one open channel per public endpoint;
  *    - at most `maxDataChannels` open channels per session (default 16).
  * 3. `removeDataChannel`: only this session's channels; removing a channel
- *    that already ended does nothing.
+ *    that already ended does nothing. `options` absent or
+ *    `{ closeConnections?: boolean }`; with `closeConnections` the channel
+ *    records `connectionsClosed` (also when it had already ended: its
+ *    connections are closed then too).
  *    `renewDataChannel`: only this session's channels, and only while open
  *    (a channel that ended cannot be renewed); `lifetimeMs` a number above
  *    0 up to 24 h (86 400 000), as a request's. The channel records each
@@ -117,9 +121,12 @@ export class InMemoryHostServices implements HostServices {
     return structuredClone(channel);
   }
 
-  async removeDataChannel(id: number): Promise<void> {
-    const channel = this.channel(this.receive(id));
+  async removeDataChannel(id: number, options?: RemoveDataChannelOptions): Promise<void> {
+    const [wanted, given] = this.receive([id, options] as const);
+    const { closeConnections } = removeOptions(given);
+    const channel = this.channel(wanted);
     if (channel.open) this.close(channel, 'removed');
+    if (closeConnections) channel.connectionsClosed = true;
   }
 
   async renewDataChannel(id: number, lifetime: number): Promise<void> {

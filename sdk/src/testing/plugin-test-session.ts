@@ -29,6 +29,8 @@ import { resolveTestSession, type PluginTestSessionOptions } from './test-sessio
  *   host's rules (see there);
  * - a framing violation ends the session and counts `framing-<violation>`;
  *   a verdict with `close` ends it too;
+ * - what the plugin set with `setIdleTimeout` is kept as the host keeps it
+ *   ({@link idleTimeoutMs}); there is no clock, so nothing idles out;
  * - a handler that throws rejects the send with that error; the state
  *   stays as before the message, nothing is delivered.
  *
@@ -60,6 +62,7 @@ export class PluginTestSession<Options = unknown, State = unknown> {
   private readonly framing: Framing | undefined;
   private readonly framers: Record<MessageDirection, StreamFramer> | undefined;
   private currentState: unknown = undefined;
+  private idleTimeout: number | undefined;
   private over = false;
   private isReleased = false;
   private queue: Promise<unknown> = Promise.resolve();
@@ -83,6 +86,15 @@ export class PluginTestSession<Options = unknown, State = unknown> {
   /** The session's state after the last task; undefined before the first. */
   get state(): State | undefined {
     return this.currentState as State | undefined;
+  }
+
+  /**
+   * The idle timeout the plugin set for the session with `setIdleTimeout`
+   * (API 0.4.0), in ms; undefined while it never set one or set it back to
+   * the host's configured timeout.
+   */
+  get idleTimeoutMs(): number | undefined {
+    return this.idleTimeout;
   }
 
   /** True once the session is over: a verdict closed it, its framing broke, or {@link end} ran. */
@@ -212,6 +224,7 @@ export class PluginTestSession<Options = unknown, State = unknown> {
     const envelope: TaskEnvelope = structuredClone({ session: this.session, state: this.currentState, task });
     const outcome: TaskOutcome = structuredClone(await runTask(this.plugin, structuredClone(this.options), envelope, this.services));
     this.currentState = outcome.state;
+    if (outcome.idleTimeoutMs !== undefined) this.idleTimeout = outcome.idleTimeoutMs ?? undefined;
     for (const [name, by] of Object.entries(outcome.counters)) this.count(name, by);
     this.logs.push(...outcome.logs);
     return outcome;

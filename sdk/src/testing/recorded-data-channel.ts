@@ -22,4 +22,10 @@ export interface RecordedDataChannel extends DataChannel {
   readonly renewals?: readonly number[];
   /** Why it closed; undefined while open. */
   readonly endReason?: RecordedEndReason;
+  /**
+   * True when the plugin removed it with `closeConnections` (API 0.4.0):
+   * the connections made through it were closed with it. Absent otherwise
+   * (so a recorded channel compares as it did before).
+   */
+  readonly connectionsClosed?: true;
 }

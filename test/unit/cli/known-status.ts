@@ -15,6 +15,7 @@ export const KNOWN_STATUS: Omit<StatusDocument, 'config'> = {
   ] as unknown as StatusDocument['adapters'],
   listenerPorts: { from: 3000, to: 5000 },
   mappingPorts: { from: 61000, to: 64999 },
+  mappingPortsHeld: 3,
   plugins: [
     {
       name: 'ftp', version: '0.1.0', builtin: true, package: '@algd/plugin-ftp', state: 'enabled', error: undefined,

@@ -23,6 +23,7 @@ describe('algd status, sessions, mappings, plugins list: text for a known status
         '',
         'sessions 2 open; ended: closed 10, idle 2',
         'mappings 1 (opened 5, ended 4), flows 7, redirects 2',
+        'mapping ports held 3 of 4000 (61000-64999)',
         'packets 1000 (translated 298, passed 700); engine drops: bad-ip-checksum 2',
         'driver nfqueue: received 900, accepted 890 (modified 120), dropped 0, errors 0',
         'refused plugin /opt/algd/plugins/broken: package.json: no "algd" manifest',

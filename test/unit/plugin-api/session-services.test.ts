@@ -498,6 +498,81 @@ describe('SessionServices.removeDataChannel', () => {
     const ack = buildPacket({ family: 4, src: SERVER, dst: GATEWAY }, { kind: 'tcp', srcPort: 20, dstPort: channel.public.port, flags: TCP_FLAGS.ACK });
     expect(r.engine.process(ack, FROM_PUBLIC)).toBe('translated');
   });
+
+  /** A call's RTP: the reserved even port of a pair, both ways, answered by the far side. */
+  async function answeredMedia(r: ReturnType<typeof rig>) {
+    const pair = await r.services.reservePorts({ protocol: 'udp', parity: 'even-odd' });
+    const channel = await r.services.createDataChannel({ protocol: 'udp', private: endpoint(CLIENT, 10000), public: endpoint(GATEWAY, pair.ports[0]!), remote: { address: ipAddress(SERVER) }, direction: 'both', persistent: true });
+    const rtp = (src: Endpoint, dst: Endpoint): Buffer => buildPacket({ family: 4, src: src.address, dst: dst.address }, { kind: 'udp', srcPort: src.port, dstPort: dst.port, payload: Buffer.from('rtp') });
+    expect(r.engine.process(rtp(endpoint(CLIENT, 10000), endpoint(SERVER, 20000)), { origin: 'private', stage: 'single' })).toBe('translated');
+    expect(r.engine.process(rtp(endpoint(SERVER, 20000), endpoint(GATEWAY, pair.ports[0]!)), FROM_PUBLIC)).toBe('translated');
+    return { pair, channel, late: () => r.engine.process(rtp(endpoint(SERVER, 20000), endpoint(GATEWAY, pair.ports[0]!)), FROM_PUBLIC) };
+  }
+
+  it('with closeConnections closes the connections too: the channel is released and its port back in the pool at once', async () => {
+    const r = rig();
+    const { pair, channel, late } = await answeredMedia(r);
+    // With the rig's seeded search the pair is 61006/61007.
+    expect(pair.ports).toEqual([61006, 61007]);
+    expect(r.engine.flowCount).toBe(1);
+    await r.services.removeDataChannel(channel.id, { closeConnections: true });
+    await r.services.releasePorts(pair.id);
+    expect(r.engine.flowCount).toBe(0);
+    expect(r.engine.listMappings()).toEqual([]);
+    expect(r.services.liveChannels).toBe(0);
+    expect(r.hub.size).toBe(0);
+    expect(r.reserved()).toEqual([]);
+    expect(r.ledger.size).toBe(0);
+    expect(r.changes).toEqual([1, 1, 0]);
+    // What still arrives for the ended stream is not carried.
+    expect(late()).toBe('pass');
+    // Removing it again is no error, with or without the option.
+    await expect(r.services.removeDataChannel(channel.id, { closeConnections: true })).resolves.toBeUndefined();
+    await expect(r.services.removeDataChannel(channel.id)).resolves.toBeUndefined();
+  });
+
+  it('without it the answered media flow keeps the channel and its port for the 180 s of a replied UDP flow', async () => {
+    const r = rig();
+    const { pair, channel } = await answeredMedia(r);
+    await r.services.removeDataChannel(channel.id);
+    await r.services.releasePorts(pair.id);
+    expect(r.reserved()).toEqual([pair.ports[0]]);
+    expect(r.services.liveChannels).toBe(1);
+    r.clock.now = T0 + 179_999;
+    r.engine.tick();
+    expect(r.reserved()).toEqual([pair.ports[0]]);
+    r.clock.now = T0 + 180_000;
+    r.engine.tick();
+    expect(r.reserved()).toEqual([]);
+    expect(r.services.liveChannels).toBe(0);
+  });
+
+  it('closes the connections of a channel that had already ended and still carries them', async () => {
+    const r = rig();
+    const { pair, channel } = await answeredMedia(r);
+    await r.services.removeDataChannel(channel.id);
+    expect(r.services.liveChannels).toBe(1);
+    await r.services.removeDataChannel(channel.id, { closeConnections: true });
+    expect(r.services.liveChannels).toBe(0);
+    expect(r.engine.flowCount).toBe(0);
+    await r.services.releasePorts(pair.id);
+    expect(r.ledger.size).toBe(0);
+  });
+
+  it('refuses options of another shape, and never closes what another session owns', async () => {
+    const r = rig();
+    const other = r.servicesFor({ ...FTP_SESSION, id: 'ftp-2' }, 4, { events: [], changes: [] });
+    const mine = await r.services.createDataChannel(inbound(40001));
+    expect(await refusal(r.services.removeDataChannel(mine.id, { closeConnections: 'yes' }))).toBe('removeDataChannel: closeConnections must be true or false');
+    expect(await refusal(r.services.removeDataChannel(mine.id, 'close'))).toBe('removeDataChannel: options must be { closeConnections? }');
+    expect(await refusal(r.services.removeDataChannel(mine.id, null))).toBe('removeDataChannel: options must be { closeConnections? }');
+    expect(r.mapping(mine.id).active).toBe(true);
+    const theirs = await other.createDataChannel(inbound(40002, { persistent: true }));
+    expect(r.synTo(theirs.public.port)).toBe('translated');
+    expect(await refusal(r.services.removeDataChannel(theirs.id, { closeConnections: true }))).toBe(`no data channel ${theirs.id} in session ftp-1`);
+    expect(r.mapping(theirs.id).active).toBe(true);
+    expect(r.mapping(theirs.id).liveFlows).toBe(1);
+  });
 });
 
 describe('SessionServices.end', () => {

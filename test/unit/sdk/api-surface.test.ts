@@ -26,11 +26,13 @@ const SURFACE: Record<string, { sdk: string[]; testing: string[] }> = {
   '0.2.0': { sdk: [...V010.sdk, 'SDK_API_VERSIONS'].sort(), testing: V010.testing },
   // Adds DataChannelRequest.notify as a filter ({ used?, ended? }; a type, not an export).
   '0.3.0': { sdk: [...V010.sdk, 'SDK_API_VERSIONS'].sort(), testing: V010.testing },
+  // Adds removeDataChannel's options ({ closeConnections }) and SessionContext.setIdleTimeout (types and members, not exports).
+  '0.4.0': { sdk: [...V010.sdk, 'SDK_API_VERSIONS'].sort(), testing: V010.testing },
 };
 
 describe('the published SDK surface', () => {
   it('is the one recorded for SDK_API_VERSION', () => {
-    expect(sdk.SDK_API_VERSION).toBe('0.3.0');
+    expect(sdk.SDK_API_VERSION).toBe('0.4.0');
     const recorded = SURFACE[sdk.SDK_API_VERSION];
     expect(recorded).toBeDefined();
     expect(Object.keys(sdk).sort()).toEqual(recorded!.sdk);
@@ -53,8 +55,9 @@ describe('the published SDK surface', () => {
     expect(sdk.apiVersionSatisfies('~0.1.0')).toBe(true);
     expect(sdk.apiVersionSatisfies('>=0.1.0 <1.0.0')).toBe(true);
     expect(sdk.apiVersionSatisfies('^0.3.0')).toBe(true);
-    expect(sdk.apiVersionSatisfies('^0.4.0')).toBe(false);
-    expect(sdk.apiVersionSatisfies('^0.3.1')).toBe(false);
+    expect(sdk.apiVersionSatisfies('^0.4.0')).toBe(true);
+    expect(sdk.apiVersionSatisfies('^0.5.0')).toBe(false);
+    expect(sdk.apiVersionSatisfies('^0.4.1')).toBe(false);
     expect(sdk.apiVersionSatisfies('^1.0.0')).toBe(false);
     expect(sdk.apiVersionSatisfies('not a range')).toBe(false);
     // semver reads an empty range as "any"; a plugin must say what it needs.

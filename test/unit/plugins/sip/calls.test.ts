@@ -279,3 +279,113 @@ describe('SIP plugin: bounded call state', () => {
     expect(t.counters['dialog-cap-reached']).toBeUndefined();
   });
 });
+
+describe('SIP plugin: what a call leaves behind when it ends', () => {
+  /** [id, open, closed with its connections] of each channel. */
+  const closing = (t: ReturnType<typeof udpSession>) => t.dataChannels.map((c) => [c.id, c.open, c.connectionsClosed === true]);
+  const farBye = (callId: string) => sipMessage('BYE sip:alice@203.0.113.1:61234 SIP/2.0', ['Via: SIP/2.0/UDP 203.0.113.2:5060;branch=z9hG4bK-b', 'From: <sip:bob@203.0.113.2>;tag=b1', 'To: <sip:alice@203.0.113.1>;tag=a1', `Call-ID: ${callId}`, 'CSeq: 9 BYE']);
+  const phoneOk = (callId: string) => sipMessage('SIP/2.0 200 OK', ['Via: SIP/2.0/UDP 203.0.113.2:5060;branch=z9hG4bK-b', 'From: <sip:bob@203.0.113.2>;tag=b1', 'To: <sip:alice@198.51.100.2>;tag=a1', `Call-ID: ${callId}`, 'CSeq: 9 BYE']);
+
+  async function answered(t: ReturnType<typeof udpSession>, callId: string, phonePort = 6000) {
+    await t.clientSends(invite(callId, sdp('198.51.100.2', audio(phonePort))));
+    await t.serverSends(answer(callId, sdp('203.0.113.2', audio(7000))));
+    await t.clientSends(request('ACK', callId, '1 ACK'));
+  }
+
+  it('a BYE closes the media with its flows, and the session then idles out after 5 s instead of the host\'s timeout', async () => {
+    const t = udpSession();
+    await answered(t, 'call-e');
+    expect(t.idleTimeoutMs).toBeUndefined();
+    await t.serverSends(farBye('call-e'));
+    // The answer's reopen let the offer's channels' flows run (the same pair carries the new ones); the BYE closes them.
+    expect(closing(t)).toEqual([[1, false, false], [2, false, false], [3, false, true], [4, false, true]]);
+    expect(t.reservations[0]!.released).toBe(true);
+    expect(t.idleTimeoutMs).toBe(5_000);
+    // The phone's 200 (and a retransmitted BYE) keep it.
+    await t.clientSends(phoneOk('call-e'));
+    await t.serverSends(farBye('call-e'));
+    expect(t.idleTimeoutMs).toBe(5_000);
+    expect(t.state!.quiet).toBe(true);
+  });
+
+  it('CANCEL and a failed INVITE end the call the same way; the final response after them changes nothing', async () => {
+    const cancelled = udpSession();
+    await cancelled.clientSends(invite('call-c', sdp('198.51.100.2', audio(6000))));
+    await cancelled.clientSends(request('CANCEL', 'call-c', '1 CANCEL'));
+    expect(closing(cancelled)).toEqual([[1, false, true], [2, false, true]]);
+    expect(cancelled.idleTimeoutMs).toBe(5_000);
+    await cancelled.serverSends(serverResponse('487 Request Terminated', 'call-c', '1 INVITE'));
+    expect(cancelled.idleTimeoutMs).toBe(5_000);
+
+    const busy = udpSession();
+    await busy.clientSends(invite('call-b', sdp('198.51.100.2', audio(6000))));
+    await busy.serverSends(serverResponse('486 Busy Here', 'call-b', '1 INVITE'));
+    expect(closing(busy)).toEqual([[1, false, true], [2, false, true]]);
+    expect(busy.idleTimeoutMs).toBe(5_000);
+  });
+
+  it('with two calls up, only the end of the last one shortens the idle timeout', async () => {
+    const t = udpSession();
+    await answered(t, 'call-1', 6000);
+    await answered(t, 'call-2', 6002);
+    await t.serverSends(farBye('call-1'));
+    expect(t.idleTimeoutMs).toBeUndefined();
+    expect(t.state!.quiet).toBeUndefined();
+    await t.serverSends(farBye('call-2'));
+    expect(t.idleTimeoutMs).toBe(5_000);
+  });
+
+  it('a new call, a keepalive or any other request gives the session the host\'s idle timeout back', async () => {
+    for (const next of [
+      (t: ReturnType<typeof udpSession>) => t.clientSends(invite('call-n', sdp('198.51.100.2', audio(6004)))),
+      (t: ReturnType<typeof udpSession>) => t.clientSends('\r\n\r\n'),
+      (t: ReturnType<typeof udpSession>) => t.clientSends(request('OPTIONS', 'opt-1', '1 OPTIONS')),
+      (t: ReturnType<typeof udpSession>) => t.serverSends(sipMessage('NOTIFY sip:alice@203.0.113.1:61234 SIP/2.0', ['Via: SIP/2.0/UDP 203.0.113.2:5060;branch=z9hG4bK-n', 'From: <sip:bob@203.0.113.2>;tag=n1', 'To: <sip:alice@203.0.113.1>;tag=a1', 'Call-ID: sub-1', 'CSeq: 1 NOTIFY'])),
+      (t: ReturnType<typeof udpSession>) => t.clientSends('not SIP at all\r\n\r\n'),
+    ]) {
+      const t = udpSession();
+      await answered(t, 'call-e');
+      await t.serverSends(farBye('call-e'));
+      expect(t.idleTimeoutMs).toBe(5_000);
+      await next(t);
+      expect(t.idleTimeoutMs).toBeUndefined();
+      expect(t.state!.quiet).toBeUndefined();
+    }
+  });
+
+  it('a call whose 200 comes back after the BYE (a stray retransmission) makes the session hold a call again: the host\'s timeout', async () => {
+    const t = udpSession();
+    await answered(t, 'call-e');
+    await t.serverSends(farBye('call-e'));
+    expect(t.idleTimeoutMs).toBe(5_000);
+    await t.serverSends(answer('call-e', sdp('203.0.113.2', audio(7000))));
+    expect(t.state!.dialogs.size).toBe(1);
+    expect(t.idleTimeoutMs).toBeUndefined();
+  });
+
+  it('hold with port 0 closes the stream\'s flows but keeps the host\'s timeout: the call goes on', async () => {
+    const t = udpSession();
+    await answered(t, 'call-h');
+    await t.clientSends(invite('call-h', sdp('198.51.100.2', 'm=audio 0 RTP/AVP 0\r\n'), '2 INVITE'));
+    expect(closing(t)).toEqual([[1, false, false], [2, false, false], [3, false, true], [4, false, true]]);
+    expect(t.idleTimeoutMs).toBeUndefined();
+  });
+
+  it('over TCP the media goes the same way, but the session keeps the host\'s timeout (its upstream port is not the pool\'s)', async () => {
+    const t = udpSession({ protocol: 'tcp', client: endpoint('198.51.100.2', 40001) });
+    await answered(t, 'call-t');
+    await t.serverSends(farBye('call-t'));
+    expect(closing(t)).toEqual([[1, false, false], [2, false, false], [3, false, true], [4, false, true]]);
+    expect(t.idleTimeoutMs).toBeUndefined();
+    expect(t.state!.quiet).toBeUndefined();
+  });
+
+  it('an expiry leaves media that still flows alone, and does not shorten the session\'s life', async () => {
+    const t = udpSession();
+    await answered(t, 'call-x');
+    await t.dataChannelEnded(3, 'expired');
+    expect(closing(t)).toEqual([[1, false, false], [2, false, false], [3, false, false], [4, false, false]]);
+    expect(t.dataChannels[3]!.endReason).toBe('removed');
+    expect(t.idleTimeoutMs).toBeUndefined();
+  });
+});

@@ -272,3 +272,33 @@ describe('SIP plugin: options', () => {
     expect(() => sipOptions.parse(input)).toThrow(message);
   });
 });
+
+describe('SIP plugin: a registered phone\'s session after a call', () => {
+  it('keeps the host\'s idle timeout while the registration lasts, and gets the short one only after the un-REGISTER and a call\'s end', async () => {
+    const t = udpSession();
+    await t.clientSends(register('<sip:alice@198.51.100.2:5060>', 1, ['Expires: 600']));
+    await t.serverSends(registered(1));
+    const invite = sipMessage('INVITE sip:bob@203.0.113.2 SIP/2.0', ['Via: SIP/2.0/UDP 198.51.100.2:5060;branch=z9hG4bK-i', 'From: <sip:alice@198.51.100.2>;tag=a1', 'To: <sip:bob@203.0.113.2>', 'Call-ID: call-1', 'CSeq: 1 INVITE', 'Contact: <sip:alice@198.51.100.2:5060>']);
+    const bye = sipMessage('BYE sip:bob@203.0.113.2 SIP/2.0', ['Via: SIP/2.0/UDP 198.51.100.2:5060;branch=z9hG4bK-y', 'From: <sip:alice@198.51.100.2>;tag=a1', 'To: <sip:bob@203.0.113.2>;tag=b1', 'Call-ID: call-1', 'CSeq: 2 BYE']);
+    await t.clientSends(invite);
+    await t.clientSends(bye);
+    expect(t.state!.registration).toBe(1);
+    expect(t.idleTimeoutMs).toBeUndefined();
+    // Unregistered: the pinhole goes, but no call ended since, so nothing changes yet.
+    await t.clientSends(register('*', 2, ['Expires: 0']));
+    await t.serverSends(registered(2));
+    expect(t.state!.registration).toBeUndefined();
+    expect(t.idleTimeoutMs).toBeUndefined();
+    await t.clientSends(invite.replace('call-1', 'call-2'));
+    await t.clientSends(bye.replace('call-1', 'call-2'));
+    expect(t.idleTimeoutMs).toBe(5_000);
+  });
+
+  it('a REGISTER in flight when a call ends keeps the host\'s timeout', async () => {
+    const t = udpSession();
+    await t.clientSends(register('<sip:alice@198.51.100.2:5060>', 1, ['Expires: 600']));
+    await t.clientSends(sipMessage('BYE sip:bob@203.0.113.2 SIP/2.0', ['Via: SIP/2.0/UDP 198.51.100.2:5060;branch=z9hG4bK-y', 'From: <sip:alice@198.51.100.2>;tag=a1', 'To: <sip:bob@203.0.113.2>;tag=b1', 'Call-ID: call-1', 'CSeq: 2 BYE']));
+    expect(t.state!.pendingRegister).toBeDefined();
+    expect(t.idleTimeoutMs).toBeUndefined();
+  });
+});

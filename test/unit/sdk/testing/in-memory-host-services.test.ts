@@ -138,6 +138,27 @@ describe('InMemoryHostServices', () => {
     await expect(s.renewDataChannel(1, 1000)).rejects.toThrow('session probe-1 has ended');
   });
 
+  it('records a removal that closed the connections (API 0.4.0), also of a channel that had ended, and refuses other options', async () => {
+    const s = services();
+    await s.createDataChannel(inbound(5000, { protocol: 'udp', persistent: true }));
+    await s.createDataChannel(inbound(5001, { protocol: 'udp', persistent: true }));
+    await s.createDataChannel(inbound(5002, { protocol: 'udp', persistent: true }));
+    await s.removeDataChannel(1, { closeConnections: true });
+    await s.removeDataChannel(2, { closeConnections: false });
+    s.markEnded(3, 'expired');
+    await s.removeDataChannel(3, { closeConnections: true });
+    expect(s.dataChannels.map((c) => [c.id, c.open, c.endReason, c.connectionsClosed])).toEqual([
+      [1, false, 'removed', true],
+      [2, false, 'removed', undefined],
+      [3, false, 'expired', true],
+    ]);
+    // Absent unless closed, so a channel compares as it did before 0.4.0.
+    expect('connectionsClosed' in s.dataChannels[1]!).toBe(false);
+    await expect(s.removeDataChannel(1, { closeConnections: 'yes' } as never)).rejects.toThrow('removeDataChannel: closeConnections must be true or false');
+    await expect(s.removeDataChannel(1, 'close' as never)).rejects.toThrow('removeDataChannel: options must be { closeConnections? }');
+    await expect(s.removeDataChannel(9, { closeConnections: true })).rejects.toThrow('the session has no data channel 9');
+  });
+
   it('a plugin renewing a channel of another session (an id it never got) sees its send rejected', async () => {
     const t = new PluginTestSession(probe);
     await t.clientSends(JSON.stringify({ channel: inbound(5000, { persistent: true }) }));

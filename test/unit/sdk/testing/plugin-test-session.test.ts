@@ -187,3 +187,43 @@ describe('PluginTestSession', () => {
     expect(raw.server.text).toBe('toolong');
   });
 });
+
+/** A UDP plugin that sets its session's idle timeout from each datagram: a number, `default` (none), `keep` (leaves it), or anything else as given. */
+const idler = definePlugin({
+  name: 'idler',
+  version: '1.0.0',
+  apiVersion: '^0.4.0',
+  controlChannels: [{ protocol: 'udp', ports: [port(5060)] }],
+  onClientMessage(msg, ctx) {
+    const ask = msg.toString('latin1');
+    if (ask === 'default') ctx.setIdleTimeout();
+    else if (ask !== 'keep') ctx.setIdleTimeout(Number(ask));
+    return { forward: null };
+  },
+});
+
+describe('PluginTestSession: the idle timeout a plugin sets (API 0.4.0)', () => {
+  it('keeps what the last task set, until another task changes it', async () => {
+    const t = new PluginTestSession(idler);
+    expect(t.idleTimeoutMs).toBeUndefined();
+    await t.clientSends('5000');
+    expect(t.idleTimeoutMs).toBe(5000);
+    await t.clientSends('keep');
+    expect(t.idleTimeoutMs).toBe(5000);
+    await t.clientSends('86400000');
+    expect(t.idleTimeoutMs).toBe(86_400_000);
+    await t.clientSends('default');
+    expect(t.idleTimeoutMs).toBeUndefined();
+    await t.clientSends('1000');
+    expect(t.idleTimeoutMs).toBe(1000);
+  });
+
+  it('refuses a timeout that is not a whole number of ms from 1 s to 24 h: the handler throws, nothing changes', async () => {
+    const t = new PluginTestSession(idler);
+    await t.clientSends('5000');
+    for (const bad of ['999', '86400001', '1500.5', 'NaN', '-1', '0']) {
+      await expect(t.clientSends(bad)).rejects.toThrow(`setIdleTimeout: ${String(Number(bad))} is not a whole number of milliseconds from 1000 to 86400000`);
+    }
+    expect(t.idleTimeoutMs).toBe(5000);
+  });
+});
