@@ -89,6 +89,17 @@ const nfqueueOptions = z.strictObject({
   maxLen: z.number().int().min(16).max(1_048_576).default(4096),
   /** When algd is not reading (overflow, crash): `true` lets captured traffic through untranslated, `false` drops it. */
   failOpen: z.boolean().default(true),
+  /**
+   * The kernel fast path: a data channel's established TCP connection that
+   * has carried `minBytes` of payload is translated by the kernel from
+   * then on (nftables rules per connection), not in algd.
+   */
+  offload: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      minBytes: z.number().int().min(0).max(2 ** 40).default(1_048_576),
+    })
+    .default({ enabled: true, minBytes: 1_048_576 }),
 });
 
 /** Options of the Windows WinDivert driver. */
@@ -166,7 +177,7 @@ export const configSchema = z
   .strictObject({
     /** Packet driver: `nfqueue` (Linux), `windivert` (Windows) or `memory` (in-process, tests). */
     driver: z.enum(DRIVERS),
-    nfqueue: nfqueueOptions.default({ queueNum: 4200, maxLen: 4096, failOpen: true }),
+    nfqueue: nfqueueOptions.default({ queueNum: 4200, maxLen: 4096, failOpen: true, offload: { enabled: true, minBytes: 1_048_576 } }),
     windivert: windivertOptions.default({ priority: 0, queueLength: 4096, queueTimeMs: 2000 }),
     adapters: z.array(adapter).min(1),
     /** Loopback listener ports for redirected control connections. */

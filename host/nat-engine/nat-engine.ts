@@ -6,6 +6,8 @@ import type { NatStage, PacketMeta } from './packet-meta';
 import { endpointRewrite, type DirectionRewrite } from './translation/endpoint-rewrite';
 import type { FlowTranslation } from './translation/flow-translation';
 import { Mapping, type MappingEndReason, type MappingSpec } from './translation/mapping';
+import { offloadable } from './offload/offload-rules';
+import type { OffloadSink } from './offload/offload-sink';
 import { RedirectRule, type RedirectSpec } from './translation/redirect-rule';
 
 const TCP = 6;
@@ -76,6 +78,9 @@ export class NatEngine {
    */
   private readonly halfway = new Map<string, FlowEntry<FlowTranslation>>();
   private nextId = 1;
+  /** The kernel fast path, when the driver has one (attachOffload), and how much a flow carries before it goes there. */
+  private offload: OffloadSink | undefined;
+  private offloadMinBytes = 0;
 
   constructor(opts: NatEngineOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -183,6 +188,27 @@ export class NatEngine {
   }
 
   /**
+   * Hands data channels' established TCP flows to `sink` (the driver's
+   * kernel fast path) once they have carried `minBytes` of payload: bulk
+   * transfers leave userland after their first bytes, short ones (a
+   * listing) never pay for the rules. Without a sink nothing is offloaded.
+   */
+  attachOffload(sink: OffloadSink, minBytes: number): void {
+    this.offload = sink;
+    this.offloadMinBytes = minBytes;
+  }
+
+  /** Offloads nothing more and reports nothing more (before the driver that took the flows closes). */
+  detachOffload(): void {
+    this.offload = undefined;
+  }
+
+  /** The kernel saw packets of an offloaded flow: its idle timeout restarts as if the engine had. */
+  touchFlow(flow: Flow<FlowTranslation>, now = this.now()): void {
+    this.flows.touch(flow, now);
+  }
+
+  /**
    * The destination a redirected client asked for, looked up by what the
    * listener sees: the client's endpoint (its peer) and its own endpoint.
    */
@@ -235,7 +261,10 @@ export class NatEngine {
     // Each packet is tracked once: at the stage where its direction is
     // rewritten, the one stage every driver shows it at (a Linux driver sees
     // a listener's replies only after routing, a client's only before).
-    if (meta.stage === 'single' || (rw.dst !== undefined) === (meta.stage === 'prerouting')) this.flows.track(entry, v, v.payloadLength);
+    if (meta.stage === 'single' || (rw.dst !== undefined) === (meta.stage === 'prerouting')) {
+      this.flows.track(entry, v, v.payloadLength);
+      if (this.offload !== undefined && flow.data.kind === 'mapping') this.updateOffload(flow, this.offload);
+    }
     this.lastTranslationComplete = meta.stage === 'prerouting' && rw.src === undefined;
     return applyRewrite(v, rw, meta.stage) ? 'translated' : 'pass';
   }
@@ -264,6 +293,23 @@ export class NatEngine {
       changed = true;
     }
     return changed ? 'translated' : 'pass';
+  }
+
+  /**
+   * A data channel's flow goes to the kernel once established with enough
+   * carried, and comes back for good as soon as it leaves `established`
+   * (its FIN or RST always reaches the engine: the fast path leaves them).
+   */
+  private updateOffload(flow: Flow<FlowTranslation>, sink: OffloadSink): void {
+    if (flow.offload === 'none') {
+      if (flow.state === 'established' && flow.bytes.original + flow.bytes.reply >= this.offloadMinBytes && offloadable(flow)) {
+        flow.offload = 'kernel';
+        sink.offloadFlow(flow);
+      }
+    } else if (flow.offload === 'kernel' && flow.state !== 'established') {
+      flow.offload = 'retired';
+      sink.reclaimFlow(flow);
+    }
   }
 
   private createFlow(v: PacketView, meta: PacketMeta): FlowEntry<FlowTranslation> | 'pass' | DropReason {
@@ -349,6 +395,10 @@ export class NatEngine {
   }
 
   private flowRemoved(flow: Flow<FlowTranslation>, _reason: FlowRemoveReason): void {
+    if (flow.offload === 'kernel') {
+      flow.offload = 'retired';
+      this.offload?.reclaimFlow(flow);
+    }
     const nat = flow.data;
     if (nat.kind === 'redirect') {
       if (this.originalDestinations.get(nat.lookupKey) === flow) this.originalDestinations.delete(nat.lookupKey);

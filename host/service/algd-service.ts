@@ -7,6 +7,7 @@ import { ConfigError } from '../config/load-config';
 import type { Logger } from '../logging/logger';
 import type { NatEngine } from '../nat-engine/nat-engine';
 import type { DriverStats, PacketDriver } from '../nat-engine/drivers/packet-driver';
+import { FlowOffloader, type OffloadStats } from '../nat-engine/offload/flow-offloader';
 import { DEFAULT_PLUGIN_SETTINGS, type PluginHost, type PluginHostStatus } from '../plugin-api/plugin-host';
 import type { Adapter } from './adapters';
 import { captureSpecFromConfig } from './capture-spec-from-config';
@@ -40,6 +41,8 @@ export interface StatusDocument {
   sessionsEnded: PluginHostStatus['sessionsEnded'];
   /** Where the configuration comes from and what reloads left: keys that changed in the file but wait for a restart. */
   config: { source: string; reloads: number; lastReloadAt: string | undefined; needsRestart: string[] };
+  /** The driver's kernel fast path; null when the driver has none or it is off. */
+  offload: OffloadStats | null;
   engine: {
     flows: number;
     redirects: string[];
@@ -58,6 +61,7 @@ export interface StatusDocument {
 export class AlgdService {
   private readonly version = packageVersion();
   private tickTimer: NodeJS.Timeout | undefined;
+  private offloader: FlowOffloader | undefined;
   private startedAt = new Date();
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   /** The configuration in force: the start's, with what reloads applied. */
@@ -100,9 +104,12 @@ export class AlgdService {
       await this.plugins.start();
       const controlPorts = this.plugins.controlPorts();
       await this.driver.open(captureSpecFromConfig(this.config, controlPorts), this.engine);
+      this.attachOffload();
       this.captured = controlPorts.map((c) => `${c.protocol}/${c.port}`);
       await this.metrics?.start();
     } catch (err) {
+      this.engine.detachOffload();
+      this.offloader?.stop();
       await this.driver.close();
       await this.plugins.stop();
       this.engine.clear();
@@ -112,6 +119,7 @@ export class AlgdService {
     this.tickTimer = setInterval(() => {
       this.engine.tick();
       this.plugins.tick();
+      void this.offloader?.tick();
     }, TICK_MS);
     this.tickTimer.unref();
     this.startedAt = new Date();
@@ -128,6 +136,9 @@ export class AlgdService {
     await this.metrics?.stop();
     // Sessions and listeners first, so nothing creates mappings while the driver goes.
     await this.plugins.stop();
+    // The driver's close removes every offloaded flow's rules at once.
+    this.engine.detachOffload();
+    this.offloader?.stop();
     await this.driver.close();
     this.engine.clear();
     this.state = 'stopped';
@@ -149,6 +160,7 @@ export class AlgdService {
       listenerPorts: this.config.listenerPorts,
       mappingPorts: this.config.mappingPorts,
       mappingPortsHeld: p.publicPortsHeld,
+      offload: this.offloader?.stats ?? null,
       plugins: p.plugins,
       refusedPlugins: p.refused,
       sessions: p.sessions,
@@ -161,6 +173,15 @@ export class AlgdService {
         counters: e.counters.snapshot(),
       },
     };
+  }
+
+  /** Hands bulk data-channel flows to the driver's kernel fast path, when it has one (nfqueue.offload). */
+  private attachOffload(): void {
+    const kernel = this.driver.offload;
+    if (kernel === undefined) return;
+    const engine = this.engine;
+    this.offloader = new FlowOffloader(kernel, { touch: (flow) => engine.touchFlow(flow), log: (level, message) => this.logger.log(level, message) });
+    engine.attachOffload(this.offloader, this.config.nfqueue.offload.minBytes);
   }
 
   /**

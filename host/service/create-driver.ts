@@ -25,6 +25,7 @@ export function createDriver(config: DriverConfig, logger?: Logger): PacketDrive
       if (process.platform !== 'linux') throw new DriverUnavailableError(`the nfqueue driver needs Linux (this is ${process.platform})`);
       return new NfqueueDriver({
         ...config.nfqueue,
+        offload: config.nfqueue.offload.enabled,
         // Crash-recovery state goes next to the admin socket: the service's runtime directory (/run/algd).
         stateDir: dirname(config.adminSocket),
         ...(log ? { log } : {}),

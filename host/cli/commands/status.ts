@@ -28,6 +28,9 @@ export function formatStatus(s: StatusDocument): string {
     `mapping ports held ${s.mappingPortsHeld} of ${s.mappingPorts.to - s.mappingPorts.from + 1} (${s.mappingPorts.from}-${s.mappingPorts.to})`,
     `packets ${s.engine.counters.packets} (translated ${s.engine.counters.translated}, passed ${s.engine.counters.passed}); engine drops: ${countsText(s.engine.counters.drops)}`,
     `driver ${s.driver}: received ${s.driverStats.received}, accepted ${s.driverStats.accepted} (modified ${s.driverStats.modified}), dropped ${s.driverStats.dropped}, errors ${s.driverStats.errors}`,
+    ...(s.offload === null
+      ? []
+      : [`kernel fast path: ${s.offload.flows} flow${s.offload.flows === 1 ? '' : 's'} now (offloaded ${s.offload.offloaded}, reclaimed ${s.offload.reclaimed}, refused ${s.offload.refused}), ${s.offload.packets} packets, ${s.offload.bytes} bytes`]),
     ...s.refusedPlugins.map((r) => `refused plugin ${r.dir}: ${r.reason}`),
   ];
   return `${lines.join('\n')}\n`;

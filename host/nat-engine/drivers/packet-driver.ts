@@ -1,6 +1,7 @@
 import type { ProcessOutcome } from '../engine-counters';
 import type { PacketMeta } from '../packet-meta';
 import type { CaptureSpec } from './capture-spec';
+import type { FlowOffload } from './flow-offload';
 
 /** The engine as a driver sees it: one call per packet, rewriting in place. */
 export interface PacketProcessor {
@@ -74,4 +75,9 @@ export interface PacketDriver {
   /** Stops capturing and removes everything the driver installed. Idempotent. */
   close(): Promise<void>;
   readonly stats: DriverStats;
+  /**
+   * The driver's kernel fast path for established flows, once open, when
+   * it has one and it is enabled (see flow-offload.ts); undefined otherwise.
+   */
+  readonly offload?: FlowOffload | undefined;
 }

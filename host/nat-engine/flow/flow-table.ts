@@ -165,6 +165,18 @@ export class FlowTable<T> implements Iterable<Flow<T>> {
   }
 
   /**
+   * Restarts the idle timeout of a flow whose packets were seen elsewhere
+   * (the kernel's fast path counted some), as a packet would, without
+   * changing its state or counters. A flow no longer in the table is left
+   * alone.
+   */
+  touch(flow: Flow<T>, now: number = this.now()): void {
+    if (!this.flows.has(flow)) return;
+    flow.lastSeen = now;
+    flow.expiresAt = Math.max(flow.expiresAt, now + this.timeoutMs(flow.original.protocol, flow.state));
+  }
+
+  /**
    * True for a TCP flow that is finished (time_wait) or reset (close): a
    * SYN for its original tuple starts a new connection, and the engine
    * replaces the flow rather than tracking the SYN in the old one.

@@ -14,6 +14,14 @@ export type DatagramState = 'unreplied' | 'replied';
 /** TCP flows hold a {@link TcpState}, all others a {@link DatagramState}. */
 export type FlowState = TcpState | DatagramState;
 
+/**
+ * Where a flow's packets are translated: `none`, by the engine (all of
+ * them); `kernel`, offloaded to the driver's fast path (the engine sees
+ * only TCP's SYN, FIN and RST); `retired`, back with the engine for good
+ * (it closed, or the kernel refused it).
+ */
+export type FlowOffloadState = 'none' | 'kernel' | 'retired';
+
 /** A counter per direction. */
 export class DirectionCounters {
   original = 0;
@@ -65,6 +73,8 @@ export class Flow<T = unknown> {
   readonly bytes = new DirectionCounters();
   /** TCP only: a bit per direction that has sent FIN (1 original, 2 reply); see tcp-tracker. */
   tcpFinSeen = 0;
+  /** Owned by the NAT engine: whether the kernel translates the flow's packets. */
+  offload: FlowOffloadState = 'none';
   /** Owned by the expiry queue: position in its heap, -1 when not queued. */
   queueIndex = -1;
   /** Owned by the expiry queue: the deadline the flow is filed under, never later than `expiresAt`. */

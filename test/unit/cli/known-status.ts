@@ -16,6 +16,7 @@ export const KNOWN_STATUS: Omit<StatusDocument, 'config'> = {
   listenerPorts: { from: 3000, to: 5000 },
   mappingPorts: { from: 61000, to: 64999 },
   mappingPortsHeld: 3,
+  offload: { flows: 1, offloaded: 6, reclaimed: 5, refused: 0, packets: 52_000, bytes: 1_400_000_000 },
   plugins: [
     {
       name: 'ftp', version: '0.1.0', builtin: true, package: '@algd/plugin-ftp', state: 'enabled', error: undefined,

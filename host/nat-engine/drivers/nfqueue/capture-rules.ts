@@ -4,8 +4,9 @@
  * path (its conntrack and NAT). Pure: the driver installs what this returns.
  *
  * - raw PREROUTING (before conntrack, so conntrack records the engine's
- *   destination rewrite: the loopback listener, a mapping's private host):
- *   new and later packets from private adapters to control ports, and from
+ *   destination rewrite: the loopback listener, a mapping's private host),
+ *   except packets the kernel's fast path already translated
+ *   (ALGD_DONE_MARK, offload-table.ts): new and later packets from private adapters to control ports, and from
  *   public adapters to published ports of the gateway's own addresses, and
  *   from private adapters to the gateway's own mapping ports (mappings that
  *   show the gateway as the private host's peer); packets
@@ -58,6 +59,8 @@ export function captureRules(spec: CaptureSpec, opts: CaptureRuleOptions): AlgdR
     rules.push({ hook: 'PREROUTING', argv: [...argv, ...queue], families: only ?? families });
   };
 
+  // Translated by the kernel's fast path (offload-table.ts) before this hook: not the engine's to see.
+  rules.push({ hook: 'PREROUTING', argv: ['-m', 'mark', '--mark', ALGD_DONE_MARK_MATCH, '-j', 'RETURN'], families });
   for (const iface of privates) {
     for (const c of uniqueControlPorts(spec)) pre(['-i', iface, '-p', c.protocol, '--dport', String(c.port)]);
     // A private host's side of a mapping that shows the gateway as the peer (privateSource): its packets come to the gateway's mapping ports.

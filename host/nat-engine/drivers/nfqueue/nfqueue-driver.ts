@@ -74,6 +74,8 @@ import { deleteMarkedConnections } from './marked-connections';
 import { acquireNamespaceLock, type NamespaceLock } from './namespace-lock';
 import { NatGuard } from './nat-guard';
 import { NfqueueSocket, type NfqueueStats } from './nfqueue-socket';
+import { OffloadTable } from './offload-table';
+import type { FlowOffload } from '../flow-offload';
 import { QueueVerdicts } from './queue-verdicts';
 import { RouteLocalnet } from './route-localnet';
 import type { LogFn } from '../throttled-log';
@@ -94,6 +96,8 @@ export interface NfqueueDriverOptions {
   readonly ifindex?: IfindexReader;
   /** Queue GSO super-packets whole (NFQA_CFG_F_GSO; see above). Default true. */
   readonly gso?: boolean;
+  /** Offer the kernel fast path (offload-table.ts). Default true; when the kernel refuses its table, the driver runs without it and says so. */
+  readonly offload?: boolean;
 }
 
 /** Counters beyond {@link DriverStats}. */
@@ -129,6 +133,8 @@ export class NfqueueDriver implements PacketDriver {
   private rules: IptablesRules | undefined;
   private guard: NatGuard | undefined;
   private localnet: RouteLocalnet | undefined;
+  private offloadTable: OffloadTable | undefined;
+  private offloadReady = false;
   private lock: NamespaceLock | undefined;
   private families: readonly (4 | 6)[] = [];
   private opened = false;
@@ -155,6 +161,8 @@ export class NfqueueDriver implements PacketDriver {
       const restored = this.localnet.recover();
       if (restored.length > 0) this.log('warn', `nfqueue: restored route_localnet on ${restored.join(', ')} as a previous run left it recorded in ${this.localnet.stateFile}`);
       await this.rules.removeAll();
+      this.offloadTable = new OffloadTable({ families: spec.families, ...(run ? { run } : {}) });
+      await this.offloadTable.drop();
       await this.guard.remove();
       await this.deleteMarked('left by a previous run');
 
@@ -171,6 +179,7 @@ export class NfqueueDriver implements PacketDriver {
       const redirectedFrom = spec.adapters.filter((a) => a.side === 'private' || publishes).map((a) => a.name);
       if (spec.controlPorts.length > 0 && spec.families.includes(4)) this.localnet.enable(redirectedFrom);
       await this.guard.install();
+      if (this.opts.offload ?? true) await this.installOffload();
       await this.rules.install(captureRules(spec, { queueNum: this.queueNum, failOpen: this.failOpen }));
       this.log('info', `nfqueue: queue ${this.queueNum} (${this.failOpen ? 'fail-open' : 'fail-closed'}), ${spec.adapters.map((a) => `${a.name} ${a.side}`).join(', ')}`);
     } catch (err) {
@@ -194,7 +203,22 @@ export class NfqueueDriver implements PacketDriver {
     this.log('info', `nfqueue: capture now ${spec.controlPorts.map((c) => `${c.protocol}/${c.port}`).join(', ') || 'no control port'}${publishes ? `, published ${(spec.publishedPorts ?? []).map((c) => `${c.protocol}/${c.port}`).join(', ')}` : ''}`);
   }
 
-  /** Removes rules, algd's connections, the queue, the nat table and the sysctl changes, in that order. Idempotent. */
+  /** The kernel fast path, once open with it installed. */
+  get offload(): FlowOffload | undefined {
+    return this.offloadReady && !this.closing ? this.offloadTable : undefined;
+  }
+
+  private async installOffload(): Promise<void> {
+    try {
+      await this.offloadTable!.install();
+      this.offloadReady = true;
+    } catch (err) {
+      // An older kernel or nft without verdict maps over concatenations: the engine translates every packet, as without offload.
+      this.log('warn', `nfqueue: no kernel fast path (the offload table was refused): ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Removes rules, the fast path, algd's connections, the queue, the nat table and the sysctl changes, in that order. Idempotent. */
   close(): Promise<void> {
     this.closing ??= this.teardown();
     return this.closing;
@@ -238,6 +262,8 @@ export class NfqueueDriver implements PacketDriver {
     // Rules first: nothing new is queued, new connections get the kernel's NAT. Until algd's
     // connections are gone from conntrack, the nat guard keeps their packets from leaving untranslated.
     await step('removing the iptables rules', () => this.rules?.removeAll());
+    // The kernel stops translating offloaded flows before their connections go.
+    await step('removing the offload table', () => this.offloadTable?.drop());
     await step('deleting algd connections from conntrack', () => this.deleteMarked('at close'));
     await step('closing the queue', async () => {
       const socket = this.socket;
