@@ -34,6 +34,8 @@ export interface MetricsSnapshot {
   readonly flows: number;
   readonly packets: { readonly translated: number; readonly passed: number };
   readonly drops: readonly DropMetric[];
+  /** The driver's kernel fast path; absent without one. */
+  readonly offload?: { readonly flows: number; readonly offloaded: number; readonly refused: number; readonly packets: number; readonly bytes: number };
 }
 
 /**
@@ -74,5 +76,6 @@ export function metricsSnapshotFrom(status: StatusDocument): MetricsSnapshot {
     flows: status.engine.flows,
     packets: { translated: status.engine.counters.translated, passed: status.engine.counters.passed },
     drops,
+    ...(status.offload === null ? {} : { offload: { flows: status.offload.flows, offloaded: status.offload.offloaded, refused: status.offload.refused, packets: status.offload.packets, bytes: status.offload.bytes } }),
   };
 }

@@ -40,6 +40,14 @@ export async function metricsText(s: MetricsSnapshot): Promise<string> {
   packets.inc({ outcome: 'passed' }, s.packets.passed);
   const drops = counter('algd_drops_total', 'Packets, messages and connections dropped, by who dropped them and why.', ['source', 'plugin', 'reason']);
   for (const d of s.drops) drops.inc({ source: d.source, plugin: d.plugin ?? '', reason: d.reason }, d.count);
+  if (s.offload !== undefined) {
+    gauge('algd_offload_flows', 'Connections the kernel fast path translates now.').set(s.offload.flows);
+    const handed = counter('algd_offload_flows_total', 'Connections handed to the kernel fast path, by outcome.', ['outcome']);
+    handed.inc({ outcome: 'offloaded' }, s.offload.offloaded);
+    handed.inc({ outcome: 'refused' }, s.offload.refused);
+    counter('algd_offload_packets_total', 'Packets the kernel fast path translated (as of its last reading).').inc(s.offload.packets);
+    counter('algd_offload_bytes_total', 'Bytes (IP) the kernel fast path translated (as of its last reading).').inc(s.offload.bytes);
+  }
   return registry.metrics();
 }
 

@@ -122,6 +122,31 @@ describe('metrics text', () => {
       { source: 'plugin', plugin: 'sip', reason: 'session-limit', count: 3 },
     ]);
     expect([s.mappings, s.mappingsCreated, s.mappingsEnded, s.flows]).toEqual([1, 5, 4, 7]);
+    expect(s.offload).toEqual({ flows: 1, offloaded: 6, refused: 0, packets: 52_000, bytes: 1_400_000_000 });
+    expect(metricsSnapshotFrom({ ...KNOWN_STATUS, offload: null } as StatusDocument).offload).toBeUndefined();
+  });
+
+  it('shows the kernel fast path\'s figures when there is one', async () => {
+    const text = await metricsText({ ...SNAPSHOT, offload: { flows: 1, offloaded: 6, refused: 2, packets: 52_000, bytes: 1_400_000_000 } });
+    expect(text.startsWith(EXPECTED)).toBe(true);
+    expect(text.slice(EXPECTED.length)).toBe(`
+# HELP algd_offload_flows Connections the kernel fast path translates now.
+# TYPE algd_offload_flows gauge
+algd_offload_flows 1
+
+# HELP algd_offload_flows_total Connections handed to the kernel fast path, by outcome.
+# TYPE algd_offload_flows_total counter
+algd_offload_flows_total{outcome="offloaded"} 6
+algd_offload_flows_total{outcome="refused"} 2
+
+# HELP algd_offload_packets_total Packets the kernel fast path translated (as of its last reading).
+# TYPE algd_offload_packets_total counter
+algd_offload_packets_total 52000
+
+# HELP algd_offload_bytes_total Bytes (IP) the kernel fast path translated (as of its last reading).
+# TYPE algd_offload_bytes_total counter
+algd_offload_bytes_total 1400000000
+`);
   });
 });
 

@@ -19,6 +19,11 @@
  *   POSTROUTING → `postrouting`. The origin comes from the input interface:
  *   a private adapter → `private`, none (sent by this host) → `local`,
  *   anything else → `public`.
+ * - A data channel's connection the engine offloaded (established, with
+ *   `offload.minBytes` carried) is rewritten by the kernel itself from then
+ *   on (offload-table.ts: per-connection nftables rules at both hooks that
+ *   mark what they rewrote, so the capture rules let it pass); only its
+ *   SYN, FIN and RST still reach the queue.
  * Rules are in capture-rules.ts, the listener's loopback routing in
  * route-localnet.ts, crash leftovers in marked-connections.ts.
  *
