@@ -20,7 +20,7 @@ const spec: CaptureSpec = {
 const Q = ['-j', 'NFQUEUE', '--queue-num', '4200', '--queue-bypass'];
 
 describe('captureRules', () => {
-  it('queues control ports from private adapters and mapping ports and ICMP errors from public ones before conntrack, but not what the kernel fast path translated', () => {
+  it('queues control ports from private adapters and mapping ports and ICMP errors from public ones before conntrack, but not what the kernel fast path translated nor datagrams for algd\'s own sockets', () => {
     const pre = captureRules(spec, { queueNum: 4200, failOpen: true }).filter((r) => r.hook === 'PREROUTING');
     expect(pre.filter((r) => r.families!.length === 2).map((r) => r.argv.join(' '))).toEqual([
       '-m mark --mark 0x10000000/0x10000000 -j RETURN',
@@ -28,6 +28,7 @@ describe('captureRules', () => {
       `-i eth1 -p udp --dport 5060 ${Q.join(' ')}`,
       `-i eth1 -p tcp --dport 61000:64999 -m addrtype --dst-type LOCAL ${Q.join(' ')}`,
       `-i eth1 -p udp --dport 61000:64999 -m addrtype --dst-type LOCAL ${Q.join(' ')}`,
+      '-i eth0 -p udp --dport 61000:64999 -m socket -j RETURN',
       `-i eth0 -p tcp --dport 61000:64999 ${Q.join(' ')}`,
       `-i eth0 -p udp --dport 61000:64999 ${Q.join(' ')}`,
     ]);
