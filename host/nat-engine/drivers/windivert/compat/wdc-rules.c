@@ -122,14 +122,27 @@ static int fill_chain(int family, const char *table, const char *hook, const cha
     return ipt(family, table, jump, NULL, 0) == 0 ? 0 : -1;
 }
 
-uint32_t wdc_rules_install(struct wdc_rules *r, unsigned queue, uint32_t skip_mark)
+/* raw OUTPUT: datagrams the library sends on through its raw sockets for that (marked) leave untracked. */
+static int fill_notrack_chain(int family, const char *chain, const char *mark)
 {
-    char q[16], mark[32], probe[512];
+    const char *create[] = {"-N", chain, NULL};
+    const char *notrack[] = {"-A", chain, "-p", "udp", "-m", "mark", "--mark", mark, "-j", "CT", "--notrack", NULL};
+    const char *jump[] = {"-I", "OUTPUT", "1", "-j", chain, NULL};
+    if (ipt(family, "raw", create, NULL, 0) != 0) return -1;
+    if (ipt(family, "raw", notrack, NULL, 0) != 0) return -1;
+    return ipt(family, "raw", jump, NULL, 0) == 0 ? 0 : -1;
+}
+
+uint32_t wdc_rules_install(struct wdc_rules *r, unsigned queue, uint32_t skip_mark, uint32_t notrack_mark)
+{
+    char q[16], mark[32], untracked[32], probe[512];
     memset(r, 0, sizeof(*r));
     snprintf(r->pre, sizeof(r->pre), WDC_CHAIN_PREFIX "%d_%u_PRE", (int)getpid(), queue);
     snprintf(r->post, sizeof(r->post), WDC_CHAIN_PREFIX "%d_%u_POST", (int)getpid(), queue);
+    snprintf(r->out, sizeof(r->out), WDC_CHAIN_PREFIX "%d_%u_OUT", (int)getpid(), queue);
     snprintf(q, sizeof(q), "%u", queue);
     snprintf(mark, sizeof(mark), "0x%x/0x%x", skip_mark, skip_mark);
+    snprintf(untracked, sizeof(untracked), "0x%x/0x%x", notrack_mark, notrack_mark);
     for (int family = 0; family < 2; family++) {
         if (find_program(BINARIES[family], probe, sizeof(probe)) == NULL) {
             if (family == 0) return WDC_ERROR_FILE_NOT_FOUND;
@@ -137,7 +150,8 @@ uint32_t wdc_rules_install(struct wdc_rules *r, unsigned queue, uint32_t skip_ma
         }
         r->installed[family] = 1;
         if (fill_chain(family, "raw", "PREROUTING", r->pre, q, mark, 1) != 0 ||
-            fill_chain(family, "mangle", "POSTROUTING", r->post, q, mark, 0) != 0) {
+            fill_chain(family, "mangle", "POSTROUTING", r->post, q, mark, 0) != 0 ||
+            fill_notrack_chain(family, r->out, untracked) != 0) {
             wdc_rules_remove(r);
             return geteuid() != 0 ? WDC_ERROR_ACCESS_DENIED : WDC_ERROR_GEN_FAILURE;
         }
@@ -152,6 +166,7 @@ void wdc_rules_remove(struct wdc_rules *r)
         /* The PREROUTING jump first: nothing new is queued while the rest goes. */
         remove_chain(family, "raw", "PREROUTING", r->pre);
         remove_chain(family, "mangle", "POSTROUTING", r->post);
+        remove_chain(family, "raw", "OUTPUT", r->out);
         r->installed[family] = 0;
     }
 }
@@ -174,7 +189,9 @@ void wdc_rules_sweep_stale(void)
                 if (strncmp(chain, WDC_CHAIN_PREFIX, strlen(WDC_CHAIN_PREFIX)) != 0) continue;
                 if (sscanf(chain + strlen(WDC_CHAIN_PREFIX), "%d_", &pid) != 1 || pid <= 0) continue;
                 if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* its owner lives */
-                remove_chain(family, TABLES[t], HOOKS[t], chain);
+                size_t len = strlen(chain);
+                int out = len > 4 && strcmp(chain + len - 4, "_OUT") == 0;
+                remove_chain(family, TABLES[t], out ? "OUTPUT" : HOOKS[t], chain);
             }
         }
     }

@@ -11,6 +11,15 @@
  * only) and packets carrying the library's injection mark are skipped, so
  * impostor packets it sends are not captured again by itself.
  *
+ * A third chain, in raw OUTPUT, keeps the captured UDP the library sends on
+ * through its own raw sockets (marked, not skipped by the capture: the
+ * handle still sees it outbound, as WinDivert would) out of conntrack (CT --notrack): those datagrams were
+ * already translated by the host, and a conntrack entry made for one (say,
+ * a server's RTP sent on to a client) would hold the reverse tuple of the
+ * client's own next flow (its RTP to that server) and so keep the gateway's
+ * NAT (ICS's stand-in here) from translating it, depending on which side's
+ * first packet came first.
+ *
  * Commands run with posix_spawn (no shell, no fork of the threaded host).
  */
 #ifndef WDC_RULES_H
@@ -23,11 +32,15 @@
 struct wdc_rules {
     char pre[32];
     char post[32];
+    char out[32];
     int installed[2];   /* per family (0: iptables, 1: ip6tables) */
 };
 
-/* Creates the chains for `queue`; on failure removes what was made and returns a Win32 error code (0 on success). */
-uint32_t wdc_rules_install(struct wdc_rules *r, unsigned queue, uint32_t skip_mark);
+/*
+ * Creates the chains for `queue`: packets with `skip_mark` are not captured, UDP with `notrack_mark` leaves
+ * untracked. On failure removes what was made and returns a Win32 error code (0 on success).
+ */
+uint32_t wdc_rules_install(struct wdc_rules *r, unsigned queue, uint32_t skip_mark, uint32_t notrack_mark);
 
 /* Removes the chains and their jumps. Idempotent. */
 void wdc_rules_remove(struct wdc_rules *r);

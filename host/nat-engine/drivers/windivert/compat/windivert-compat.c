@@ -85,6 +85,7 @@
 #define QUEUE_TRIES 64u
 #define PENDING_CAP 16384u              /* WINDIVERT_PARAM_QUEUE_LENGTH_MAX; a power of two */
 #define INJECT_MARK 0x00400000u         /* on impostor packets, so the handle's own rules skip them */
+#define RESENT_MARK 0x00800000u         /* on captured datagrams sent on through a raw socket: untracked (wdc-rules.h) */
 #define RX_SIZE (128 * 1024)            /* one netlink message: a packet of up to 64 KiB plus attributes */
 #define SOCKET_BUFFER (8 * 1024 * 1024)
 #define MAX_HANDLES 64
@@ -115,7 +116,7 @@ struct wdc_handle {
     struct wdc_filter *filter;
     struct nfq_handle *nfq;
     struct nfq_q_handle *qh;
-    int fd, wake_fd, raw4, raw6;
+    int fd, wake_fd, raw4, raw6, resent4, resent6;
     struct wdc_rules rules;
     int rules_up;
     int shutdown_recv, shutdown_send;
@@ -443,8 +444,16 @@ int WinDivertRecv(WDC_HANDLE handle, void *pPacket, unsigned packetLen, unsigned
 
 /* ---- sending ------------------------------------------------------------- */
 
-/* An impostor: through a raw socket, routed by its destination. */
-static uint32_t inject(struct wdc_handle *h, uint8_t *pkt, uint32_t len, int impostor)
+/* The transport protocol of an IPv4 or IPv6 packet (IPv6: the first header's next-header field). */
+static int ip_protocol(const uint8_t *pkt, uint32_t len)
+{
+    if (len >= 20 && (pkt[0] >> 4) == 4) return pkt[9];
+    if (len >= 40 && (pkt[0] >> 4) == 6) return pkt[6];
+    return -1;
+}
+
+/* Through a raw socket (`raw4`/`raw6`, by family), routed by its destination; an impostor's TTL goes down first. */
+static uint32_t send_raw(uint8_t *pkt, uint32_t len, int impostor, int raw4, int raw6)
 {
     ssize_t n;
     if (impostor) {
@@ -463,19 +472,25 @@ static uint32_t inject(struct wdc_handle *h, uint8_t *pkt, uint32_t len, int imp
         memset(&to, 0, sizeof(to));
         to.sin_family = AF_INET;
         memcpy(&to.sin_addr, pkt + 16, 4);
-        if (h->raw4 < 0) return WDC_ERROR_NOT_SUPPORTED;
-        n = sendto(h->raw4, pkt, len, 0, (struct sockaddr *)&to, sizeof(to));
+        if (raw4 < 0) return WDC_ERROR_NOT_SUPPORTED;
+        n = sendto(raw4, pkt, len, 0, (struct sockaddr *)&to, sizeof(to));
     } else {
         struct sockaddr_in6 to;
         memset(&to, 0, sizeof(to));
         to.sin6_family = AF_INET6;
         memcpy(&to.sin6_addr, pkt + 24, 16);
-        if (h->raw6 < 0) return WDC_ERROR_NOT_SUPPORTED;
-        n = sendto(h->raw6, pkt, len, 0, (struct sockaddr *)&to, sizeof(to));
+        if (raw6 < 0) return WDC_ERROR_NOT_SUPPORTED;
+        n = sendto(raw6, pkt, len, 0, (struct sockaddr *)&to, sizeof(to));
     }
     if (n == (ssize_t)len) return 0;
     if (errno == ENETUNREACH || errno == EHOSTUNREACH) return WDC_ERROR_HOST_UNREACHABLE;
     return errno == EPERM || errno == EACCES ? WDC_ERROR_ACCESS_DENIED : WDC_ERROR_GEN_FAILURE;
+}
+
+/* An impostor, or a packet the handle sends out on its own: marked INJECT_MARK, so the handle's rules skip it. */
+static uint32_t inject(struct wdc_handle *h, uint8_t *pkt, uint32_t len, int impostor)
+{
+    return send_raw(pkt, len, impostor, h->raw4, h->raw6);
 }
 
 int WinDivertSendEx(WDC_HANDLE handle, const void *pPacket, unsigned packetLen, unsigned *pSendLen, uint64_t flags,
@@ -514,9 +529,16 @@ int WinDivertSendEx(WDC_HANDLE handle, const void *pPacket, unsigned packetLen, 
             s->live = 0;
             verdict_drop(h, id);
             error = inject(h, h->scratch, len, 0);
-        } else if (rd32(a + A_TOKEN_TAG) == h->tag && s->live && s->id == id) {
+        } else if (rd32(a + A_TOKEN_TAG) == h->tag && s->live && s->id == id && (s->outbound || ip_protocol(h->scratch, len) != IPPROTO_UDP)) {
             s->live = 0;
             if (nfq_set_verdict(h->qh, id, NF_ACCEPT, len, h->scratch) < 0) error = WDC_ERROR_GEN_FAILURE;
+        } else if (rd32(a + A_TOKEN_TAG) == h->tag && s->live && s->id == id) {
+            /* A datagram captured inbound and sent back inbound goes through a raw socket, untracked (wdc-rules.h): an
+             * accepted verdict would let conntrack make an entry for it here, and that entry could take the
+             * tuple of a client's own next flow (its RTP to the same peer) from the gateway's NAT. */
+            s->live = 0;
+            verdict_drop(h, id);
+            error = send_raw(h->scratch, len, 0, h->resent4, h->resent6);
         } else {
             error = inject(h, h->scratch, len, (a[A_FLAGS] & AF_IMPOSTOR) != 0);
         }
@@ -547,6 +569,8 @@ static void destroy(struct wdc_handle *h)
     if (h->wake_fd >= 0) close(h->wake_fd);
     if (h->raw4 >= 0) close(h->raw4);
     if (h->raw6 >= 0) close(h->raw6);
+    if (h->resent4 >= 0) close(h->resent4);
+    if (h->resent6 >= 0) close(h->resent6);
     if (h->filter != NULL) wdc_filter_free(h->filter);
     pthread_mutex_destroy(&h->lock);
     free(h);
@@ -583,13 +607,12 @@ static uint32_t open_queue(struct wdc_handle *h)
     h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (h->wake_fd < 0) return errno_to_win32(errno);
     h->rules_up = 1;
-    return wdc_rules_install(&h->rules, q, INJECT_MARK);
+    return wdc_rules_install(&h->rules, q, INJECT_MARK, RESENT_MARK);
 }
 
-static int raw_socket(int family)
+static int raw_socket(int family, unsigned mark)
 {
     int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-    unsigned mark = INJECT_MARK;
     if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
     return fd;
 }
@@ -614,7 +637,7 @@ WDC_HANDLE WinDivertOpen(const char *filter, int layer, int16_t priority, uint64
         return (WDC_HANDLE)(intptr_t)-1;
     }
     pthread_mutex_init(&h->lock, NULL);
-    h->fd = h->wake_fd = h->raw4 = h->raw6 = -1;
+    h->fd = h->wake_fd = h->raw4 = h->raw6 = h->resent4 = h->resent6 = -1;
     h->flags = flags;
     h->queue_length = 4096;
     h->queue_time_ms = 2000;
@@ -636,9 +659,14 @@ WDC_HANDLE WinDivertOpen(const char *filter, int layer, int16_t priority, uint64
         code = open_queue(h);
     }
     if (code == 0 && !(flags & FLAG_RECV_ONLY)) {
-        h->raw4 = raw_socket(AF_INET);
+        h->raw4 = raw_socket(AF_INET, INJECT_MARK);
         if (h->raw4 < 0) code = errno_to_win32(errno);
-        h->raw6 = raw_socket(AF_INET6); /* absent IPv6 only disables IPv6 injection */
+        h->raw6 = raw_socket(AF_INET6, INJECT_MARK); /* absent IPv6 only disables IPv6 injection */
+    }
+    if (code == 0 && !(flags & (FLAG_RECV_ONLY | FLAG_SEND_ONLY))) {
+        h->resent4 = raw_socket(AF_INET, RESENT_MARK);
+        if (h->resent4 < 0) code = errno_to_win32(errno);
+        h->resent6 = raw_socket(AF_INET6, RESENT_MARK);
     }
     if (code == 0 && !register_handle(h)) code = WDC_ERROR_NOT_ENOUGH_MEMORY;
     if (code != 0) {
