@@ -2,6 +2,7 @@ import { formatEndpoint, ipFromBytes, port, type Endpoint, type TransportProtoco
 import { EngineCounters, type DropReason, type ProcessOutcome } from './engine-counters';
 import { FlowTable, FlowTableError, formatTuple, reverseTuple, tupleFromPacket, type FiveTuple, type Flow, type FlowEntry, type FlowRemoveReason, type FlowTimeouts, type TupleSource } from './flow';
 import { decodePacket, PacketView, rewriteDestination, rewriteInnerDestination, rewriteInnerSource, rewriteSource } from './packet';
+import type { KernelRedirect } from './drivers/kernel-redirect';
 import type { NatStage, PacketMeta } from './packet-meta';
 import { endpointRewrite, type DirectionRewrite } from './translation/endpoint-rewrite';
 import type { FlowTranslation } from './translation/flow-translation';
@@ -15,6 +16,10 @@ const UDP = 17;
 const TCP_SYN = 0x02;
 const TCP_ACK = 0x10;
 const TCP_RST = 0x04;
+/** How long the original destination of a kernel-redirected connection waits for its listener to ask. */
+const KERNEL_REDIRECT_LOOKUP_MS = 60_000;
+/** At most this many wait at once (a SYN flood must not grow the engine without bound); the oldest go first. */
+const KERNEL_REDIRECT_LOOKUP_MAX = 65_536;
 
 /** Notifications about data-channel mappings, for their owners. */
 export interface NatEngineEvents {
@@ -53,6 +58,8 @@ export class NatEngine {
   readonly counters = new EngineCounters();
   /** See PacketProcessor.lastTranslationComplete: the last `prerouting` packet's direction rewrites no source after routing. */
   lastTranslationComplete = false;
+  /** See PacketProcessor.lastKernelRedirect: the last packet was a SYN the driver's kernel redirect is to carry. */
+  lastKernelRedirect = false;
   private readonly view = new PacketView();
   private readonly reversedInner = new ReversedTuple();
   private readonly flows: FlowTable<FlowTranslation>;
@@ -70,6 +77,14 @@ export class NatEngine {
   /** Active mappings by protocol and public endpoint: one public endpoint carries one mapping at a time. */
   private readonly activeByPublic = new Map<string, Mapping>();
   private readonly originalDestinations = new Map<string, Flow<FlowTranslation>>();
+  /**
+   * The original destinations of connections the kernel redirected: the
+   * engine keeps no flow for them (it sees only their SYN), just this, in
+   * SYN order, for the listener to ask until it expires.
+   */
+  private readonly kernelRedirected = new Map<string, { readonly dst: Endpoint; readonly expiresAt: number }>();
+  /** The driver's kernel redirect, when it has one (useKernelRedirect): TCP redirects are carried there. */
+  private kernelRedirect: KernelRedirect | undefined;
   /**
    * Directions that rewrite both ends (a mapping with a private source):
    * their packets reach postrouting with the destination already rewritten
@@ -102,13 +117,52 @@ export class NatEngine {
     const existing = this.redirects.get(key);
     if (existing) throw new Error(`${rule.describe()} conflicts with ${existing.describe()}`);
     this.redirects.set(key, rule);
+    if (this.kernelRedirect !== undefined && rule.protocol === 'tcp') void this.installKernelRedirect(rule, this.kernelRedirect);
     return rule;
   }
 
   /** Stops capturing; connections already redirected keep going until they end. */
   removeRedirect(rule: RedirectRule): void {
     const key = redirectKey(protocolNumber(rule.protocol), rule.family, rule.port);
-    if (this.redirects.get(key) === rule) this.redirects.delete(key);
+    if (this.redirects.get(key) !== rule) return;
+    this.redirects.delete(key);
+    if (this.kernelRedirect !== undefined && rule.carrier !== 'userland') {
+      rule.carrier = 'userland';
+      // The driver logs a failure; the entry then only ever sees unmarked SYNs.
+      this.kernelRedirect.delete(rule.family, rule.port).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Hands TCP redirects to the driver's kernel redirect (see
+   * PacketProcessor.useKernelRedirect): resolves once every TCP redirect in
+   * place is installed there (or refused). A redirect whose kernel entry is
+   * not installed lets its connections through uncaptured, counted
+   * (RedirectRule.missed), as if algd were not running: the driver queues
+   * only their SYNs, so the engine could not carry them itself.
+   * `undefined` takes them back (the driver is closing).
+   */
+  async useKernelRedirect(redirect: KernelRedirect | undefined): Promise<void> {
+    this.kernelRedirect = redirect;
+    const tcp = [...this.redirects.values()].filter((r) => r.protocol === 'tcp');
+    if (redirect === undefined) {
+      for (const rule of tcp) rule.carrier = 'userland';
+      this.kernelRedirected.clear();
+      return;
+    }
+    await Promise.all(tcp.map((rule) => this.installKernelRedirect(rule, redirect)));
+  }
+
+  private async installKernelRedirect(rule: RedirectRule, redirect: KernelRedirect): Promise<void> {
+    rule.carrier = 'pending';
+    let carrier: RedirectRule['carrier'] = 'installed';
+    try {
+      await redirect.set({ family: rule.family, port: rule.port, listener: rule.listener.endpoint });
+    } catch {
+      carrier = 'refused';
+    }
+    // Unless the rule was removed (or the driver left) in the meantime.
+    if (rule.carrier === 'pending' && this.kernelRedirect === redirect) rule.carrier = carrier;
   }
 
   /** Opens a data channel (the ALG API's CreateDataChannel / CreatePersistentDataChannel). */
@@ -213,8 +267,9 @@ export class NatEngine {
    * listener sees: the client's endpoint (its peer) and its own endpoint.
    */
   originalDestination(protocol: TransportProtocol, peer: Endpoint, listener: Endpoint): Endpoint | undefined {
-    const flow = this.originalDestinations.get(originalDestinationKey(protocol, peer, listener));
-    if (!flow) return undefined;
+    const key = originalDestinationKey(protocol, peer, listener);
+    const flow = this.originalDestinations.get(key);
+    if (!flow) return this.kernelRedirected.get(key)?.dst;
     return { address: ipFromBytes(flow.original.dstAddr), port: port(flow.original.dstPort) };
   }
 
@@ -229,6 +284,7 @@ export class NatEngine {
    */
   process(buf: Buffer, meta: PacketMeta, offset = 0, length = buf.length - offset): ProcessOutcome {
     this.lastTranslationComplete = false;
+    this.lastKernelRedirect = false;
     const outcome = this.processPacket(buf, meta, offset, length);
     this.counters.count(outcome);
     return outcome;
@@ -326,7 +382,29 @@ export class NatEngine {
       if (m) return this.insertMappingFlow(m, v, 'outbound');
     }
     const rule = beforeRouting ? this.redirects.get(redirectKey(v.protocol, v.family, v.dstPort)) : undefined;
-    if (rule && rule.from.has(meta.origin)) return this.insertRedirectFlow(rule, v);
+    if (rule && rule.from.has(meta.origin)) return rule.protocol === 'tcp' && this.kernelRedirect !== undefined ? this.redirectInKernel(rule, v) : this.insertRedirectFlow(rule, v);
+    return 'pass';
+  }
+
+  /**
+   * The SYN of a connection the kernel redirect carries: it passes
+   * unchanged, flagged for the driver (lastKernelRedirect), and the engine
+   * keeps only its original destination for the listener.
+   */
+  private redirectInKernel(rule: RedirectRule, v: PacketView): 'pass' {
+    if (rule.carrier !== 'installed') {
+      rule.missed++;
+      return 'pass';
+    }
+    const t = tupleFromPacket(v);
+    const client: Endpoint = { address: ipFromBytes(t.srcAddr), port: port(t.srcPort) };
+    const key = originalDestinationKey(rule.protocol, client, rule.listener.endpoint);
+    const waiting = this.kernelRedirected;
+    // A retransmitted SYN moves its entry to the back: the map stays in expiry order.
+    if (!waiting.delete(key)) rule.hits++;
+    waiting.set(key, { dst: { address: ipFromBytes(t.dstAddr), port: port(t.dstPort) }, expiresAt: this.now() + KERNEL_REDIRECT_LOOKUP_MS });
+    if (waiting.size > KERNEL_REDIRECT_LOOKUP_MAX) waiting.delete(waiting.keys().next().value!);
+    this.lastKernelRedirect = true;
     return 'pass';
   }
 
@@ -439,6 +517,10 @@ export class NatEngine {
   /** Expires idle flows and unused or outlived mappings. Drivers call it about once a second. */
   tick(now = this.now()): void {
     this.flows.expire(now);
+    for (const [key, waiting] of this.kernelRedirected) {
+      if (waiting.expiresAt > now) break;
+      this.kernelRedirected.delete(key);
+    }
     for (const m of [...this.mappings.values()]) {
       if (m.active && m.expiresAt <= now) this.endMapping(m, 'expired');
     }
@@ -448,7 +530,10 @@ export class NatEngine {
   clear(): void {
     for (const m of [...this.mappings.values()]) this.removeMapping(m, { closeFlows: true });
     for (const flow of [...this.flows]) this.flows.remove(flow);
+    // The driver's kernel entries go with the driver (close).
+    for (const rule of this.redirects.values()) rule.carrier = 'userland';
     this.redirects.clear();
+    this.kernelRedirected.clear();
   }
 
   get flowCount(): number {

@@ -2,6 +2,7 @@ import type { ProcessOutcome } from '../engine-counters';
 import type { PacketMeta } from '../packet-meta';
 import type { CaptureSpec } from './capture-spec';
 import type { FlowOffload } from './flow-offload';
+import type { KernelRedirect } from './kernel-redirect';
 
 /** The engine as a driver sees it: one call per packet, rewriting in place. */
 export interface PacketProcessor {
@@ -13,6 +14,20 @@ export interface PacketProcessor {
    * let it pass there unseen. Absent means false.
    */
   readonly lastTranslationComplete?: boolean;
+  /**
+   * After `process` returned `pass` for a `prerouting` packet: true when it
+   * is the SYN of a captured TCP connection that the driver's kernel
+   * redirect is to carry (see kernel-redirect.ts); the driver tells its
+   * kernel so with the packet (a mark). Absent means false.
+   */
+  readonly lastKernelRedirect?: boolean;
+  /**
+   * A driver with a kernel redirect hands it over before it captures
+   * anything (resolves once every TCP redirect already in place is
+   * installed in the kernel), and `undefined` when it closes. From then on
+   * TCP redirects are the kernel's and the driver queues only their SYNs.
+   */
+  useKernelRedirect?(redirect: KernelRedirect | undefined): Promise<void>;
 }
 
 /** Counters every driver keeps, for status. */

@@ -20,6 +20,14 @@ export interface RedirectSpec {
   readonly owner?: string;
 }
 
+/**
+ * Where a TCP redirect's connections are carried: by the engine
+ * (`userland`), or by the driver's kernel redirect (kernel-redirect.ts),
+ * whose entry is being installed (`pending`), in place (`installed`) or was
+ * refused (`refused`).
+ */
+export type RedirectCarrier = 'userland' | 'pending' | 'installed' | 'refused';
+
 /** An installed redirect. */
 export class RedirectRule {
   readonly protocol: TransportProtocol;
@@ -30,6 +38,10 @@ export class RedirectRule {
   readonly owner: string | undefined;
   /** Connections redirected so far. */
   hits = 0;
+  /** Who carries the redirected connections; the engine sets it. */
+  carrier: RedirectCarrier = 'userland';
+  /** Connections let through uncaptured because the kernel entry was pending or refused. */
+  missed = 0;
 
   constructor(readonly id: number, spec: RedirectSpec) {
     this.protocol = spec.protocol;
@@ -41,6 +53,7 @@ export class RedirectRule {
   }
 
   describe(): string {
-    return `${this.protocol} port ${this.port} (IPv${this.family}) -> ${formatEndpoint(this.listener.endpoint)}`;
+    const carrier = this.carrier === 'userland' ? '' : `, kernel redirect ${this.carrier}${this.missed > 0 ? ` (${this.missed} let through while not installed)` : ''}`;
+    return `${this.protocol} port ${this.port} (IPv${this.family}) -> ${formatEndpoint(this.listener.endpoint)}${carrier}`;
   }
 }
