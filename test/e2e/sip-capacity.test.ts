@@ -95,8 +95,11 @@ describeLabNeeding(['sipp'], `SIP through algd with a ${POOL_SIZE}-port mapping 
       s = await status();
     }
     expect({ held: s.mappingPortsHeld, sessions: s.sessions.length }).toEqual({ held: before.mappingPortsHeld, sessions: 0 });
-    // Every call's session ended for being idle (the short timeout), none for another reason.
-    expect(s.sessionsEnded).toEqual({ idle: CALLS });
+    // Every call's session ended for being idle (the short timeout), none for another reason. A call whose socket drew
+    // the same ephemeral port as a phone socket whose session still lingered (about 1 in 20 runs) is that session's second call.
+    expect(Object.keys(s.sessionsEnded)).toEqual(['idle']);
+    expect(s.sessionsEnded['idle']).toBeGreaterThanOrEqual(CALLS - 2);
+    expect(s.sessionsEnded['idle']).toBeLessThanOrEqual(CALLS);
     const sip = s.plugins.find((p) => p.name === 'sip')!;
     // Nothing was refused for want of a port: every call's media was mapped, every session had its relay port.
     expect({ mapped: sip.counters['media-mapped'], removed: sip.counters['media-removed'], refused: sip.counters['media-channel-refused'] ?? 0, upstreamFailed: sip.counters['upstream-failed'] ?? 0 })
