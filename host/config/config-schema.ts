@@ -100,6 +100,13 @@ const nfqueueOptions = z.strictObject({
       minBytes: z.number().int().min(0).max(2 ** 40).default(1_048_576),
     })
     .default({ enabled: true, minBytes: 1_048_576 }),
+  /**
+   * TCP control connections are redirected to their listeners by the
+   * kernel's NAT: algd sees a connection's SYN, decides, and marks it; no
+   * later packet of it crosses to userland. `false`: algd translates every
+   * packet of them itself.
+   */
+  kernelRedirect: z.boolean().default(true),
 });
 
 /** Options of the Windows WinDivert driver. */
@@ -177,7 +184,7 @@ export const configSchema = z
   .strictObject({
     /** Packet driver: `nfqueue` (Linux), `windivert` (Windows) or `memory` (in-process, tests). */
     driver: z.enum(DRIVERS),
-    nfqueue: nfqueueOptions.default({ queueNum: 4200, maxLen: 4096, failOpen: true, offload: { enabled: true, minBytes: 1_048_576 } }),
+    nfqueue: nfqueueOptions.default({ queueNum: 4200, maxLen: 4096, failOpen: true, offload: { enabled: true, minBytes: 1_048_576 }, kernelRedirect: true }),
     windivert: windivertOptions.default({ priority: 0, queueLength: 4096, queueTimeMs: 2000 }),
     adapters: z.array(adapter).min(1),
     /** Loopback listener ports for redirected control connections. */

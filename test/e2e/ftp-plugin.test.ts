@@ -174,6 +174,25 @@ describeFtpLab('FTP through algd (nfqueue driver, FTP plugin): real clients and 
       expect(s.sessionsEnded['closed']).toBeGreaterThanOrEqual(FTP_CLIENT_CASES.length);
     });
 
+    it('the kernel redirect carries the control connections: the queue sees a session\'s SYNs only, conntrack holds the redirect to the listener', async () => {
+      const before = await algd.status();
+      expect(before.engine.redirects.filter((r) => r.startsWith('tcp port 21 '))).toEqual([
+        expect.stringMatching(/^tcp port 21 \(IPv4\) -> 127\.0\.0\.1:(\d+), kernel redirect installed$/),
+        expect.stringMatching(/^tcp port 21 \(IPv6\) -> \[2001:db8:1::1\]:\d+, kernel redirect installed$/),
+      ]);
+      const listenerPort = /127\.0\.0\.1:(\d+)/.exec(before.engine.redirects.find((r) => r.includes('127.0.0.1'))!)![1];
+      const r = await rawControlSession(lab(), ['NOOP', 'NOOP', 'NOOP']);
+      expect(r.replies).toEqual([['200 NOOP ok.'], ['200 NOOP ok.'], ['200 NOOP ok.']]);
+      const after = await untilQuiet(algd.status, 10_000);
+      // The client's SYN (before routing) and algd's own upstream SYN (a new connection leaving the public adapter), a retransmission at most;
+      // translated in userland the session's two legs would cross about 25 times (greeting, login, three NOOPs, replies, ACKs, FINs).
+      const queued = after.driverStats.received - before.driverStats.received;
+      expect(queued).toBeGreaterThanOrEqual(2);
+      expect(queued).toBeLessThanOrEqual(4);
+      const ct = await lab().execOk('gateway', ['conntrack', '-L', '-p', 'tcp', '--orig-port-dst', '21', '--orig-src', '198.51.100.2'], { timeoutMs: 10_000 });
+      expect(ct.stdout).toMatch(new RegExp(`src=198\\.51\\.100\\.2 dst=203\\.0\\.113\\.2 sport=\\d+ dport=21 .*src=127\\.0\\.0\\.1 dst=198\\.51\\.100\\.2 sport=${listenerPort} `));
+    });
+
     describe('hostile control input (a raw client; the gateway answers, nothing reaches the server, no data channel)', () => {
       interface Hostile {
         readonly what: string;

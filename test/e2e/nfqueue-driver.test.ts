@@ -46,7 +46,7 @@ const out = (line) => process.stdout.write(line + '\\n');
 const fmt = (e) => (e.address.includes(':') ? '[' + e.address + ']' : e.address) + ':' + e.port;
 const engine = new NatEngine();
 for (const r of cfg.redirects) engine.addRedirect(r);
-const driver = new NfqueueDriver({ queueNum: cfg.queueNum, failOpen: true, stateDir: cfg.stateDir, log: (level, m) => process.stderr.write('[' + level + '] ' + m + '\\n') });
+const driver = new NfqueueDriver({ queueNum: cfg.queueNum, failOpen: true, stateDir: cfg.stateDir, kernelRedirect: false, log: (level, m) => process.stderr.write('[' + level + '] ' + m + '\\n') });
 const servers = cfg.redirects.map((r) => {
   const l = r.listener;
   const server = net.createServer((sock) => {
@@ -305,7 +305,8 @@ describeLab('the nfqueue driver (engine, driver and kernel together)', () => {
     await start('echo50000', 'client', TCP_ECHO, ['50000']);
   });
 
-  describe('a harness in the gateway: engine, driver and listeners', () => {
+  // The engine carries the redirected connections itself here (nfqueue.kernelRedirect off); algd's default, the kernel redirect, is below and in ftp-plugin.test.ts.
+  describe('a harness in the gateway: engine, driver and listeners (redirects in userland)', () => {
     let harness: LabProcess;
     let stateDir: string;
 
@@ -472,7 +473,9 @@ describeLab('the nfqueue driver (engine, driver and kernel together)', () => {
       const algd = await startAlgd();
       const rules = await algdRuleset(lab());
       expect(rules.filter((l) => / -A (PREROUTING|POSTROUTING) -j ALGD_/.test(l))).toHaveLength(4); // raw and mangle, IPv4 and IPv6
-      expect(rules).toContain(`iptables raw -A ALGD_PREROUTING -i ${GATEWAY_PRIVATE_IFACE} -p tcp -m tcp --dport 21 -j NFQUEUE --queue-num 4200 --queue-bypass`);
+      // The kernel redirect (the default): only a control connection's SYN is queued; the nat table sends it to the listener.
+      expect(rules).toContain(`iptables raw -A ALGD_PREROUTING -i ${GATEWAY_PRIVATE_IFACE} -p tcp -m tcp --dport 21 --tcp-flags FIN,SYN,RST,ACK SYN -j NFQUEUE --queue-num 4200 --queue-bypass`);
+      expect(rules).toContain('nft meta mark & 0x40000000 == 0x40000000 meta nfproto ipv4 dnat ip to meta l4proto . th dport map @redirect4');
       expect(await routeLocalnet(lab())).toBe('1');
       const status = await lab().execOk('gateway', [process.execPath, ALGD_BIN, 'status', '--json', '--config', configFile()]);
       expect(JSON.parse(status.stdout)).toMatchObject({ service: 'algd', driver: 'nfqueue' });

@@ -4,7 +4,9 @@
  * path (its conntrack and NAT). Pure: the driver installs what this returns.
  *
  * - raw PREROUTING (before conntrack, so conntrack records the engine's
- *   destination rewrite: the loopback listener, a mapping's private host),
+ *   destination rewrite: the loopback listener, a mapping's private host;
+ *   with the kernel redirect, only the SYNs of TCP control connections,
+ *   whose translation is then conntrack's),
  *   except packets the kernel's fast path already translated
  *   (ALGD_DONE_MARK, offload-table.ts): new and later packets from private adapters to control ports, and from
  *   public adapters to published ports of the gateway's own addresses, and
@@ -42,6 +44,11 @@ export interface CaptureRuleOptions {
   readonly queueNum: number;
   /** `--queue-bypass`: without a reader the kernel accepts instead of dropping. */
   readonly failOpen: boolean;
+  /**
+   * TCP control connections are redirected by the kernel (kernel-redirects.ts):
+   * only their SYNs are queued. Default false: every packet, for the engine.
+   */
+  readonly kernelRedirect?: boolean;
 }
 
 const ICMP_ERRORS: Readonly<Record<IpFamily, { readonly proto: string; readonly option: string; readonly types: readonly string[] }>> = {
@@ -56,6 +63,8 @@ export function captureRules(spec: CaptureSpec, opts: CaptureRuleOptions): AlgdR
   const publics = spec.adapters.filter((a) => a.side === 'public').map((a) => a.name);
   const mappingPorts = `${spec.mappingPorts.from}:${spec.mappingPorts.to}`;
   const rules: AlgdRule[] = [];
+  // With the kernel redirect, the engine sees a TCP control connection's SYN only.
+  const control = (protocol: string): string[] => (protocol === 'tcp' && opts.kernelRedirect === true ? ['-p', 'tcp', '--syn'] : ['-p', protocol]);
   const pre = (argv: string[], only?: readonly IpFamily[]): void => {
     rules.push({ hook: 'PREROUTING', argv: [...argv, ...queue], families: only ?? families });
   };
@@ -63,12 +72,12 @@ export function captureRules(spec: CaptureSpec, opts: CaptureRuleOptions): AlgdR
   // Translated by the kernel's fast path (offload-table.ts) before this hook: not the engine's to see.
   rules.push({ hook: 'PREROUTING', argv: ['-m', 'mark', '--mark', ALGD_DONE_MARK_MATCH, '-j', 'RETURN'], families });
   for (const iface of privates) {
-    for (const c of uniqueControlPorts(spec)) pre(['-i', iface, '-p', c.protocol, '--dport', String(c.port)]);
+    for (const c of uniqueControlPorts(spec)) pre(['-i', iface, ...control(c.protocol), '--dport', String(c.port)]);
     // A private host's side of a mapping that shows the gateway as the peer (privateSource): its packets come to the gateway's mapping ports.
     for (const proto of ['tcp', 'udp']) pre(['-i', iface, '-p', proto, '--dport', mappingPorts, '-m', 'addrtype', '--dst-type', 'LOCAL']);
   }
   for (const iface of publics) {
-    for (const c of spec.publishedPorts ?? []) pre(['-i', iface, '-p', c.protocol, '--dport', String(c.port), '-m', 'addrtype', '--dst-type', 'LOCAL']);
+    for (const c of spec.publishedPorts ?? []) pre(['-i', iface, ...control(c.protocol), '--dport', String(c.port), '-m', 'addrtype', '--dst-type', 'LOCAL']);
     // A datagram for one of algd's own sockets in the range (a UDP relay's upstream socket, connected to its server) is the
     // socket's, not a mapping's: the engine would only pass it, so it is not queued (one crossing less per SIP message from a server).
     rules.push({ hook: 'PREROUTING', argv: ['-i', iface, '-p', 'udp', '--dport', mappingPorts, '-m', 'socket', '-j', 'RETURN'], families });

@@ -36,15 +36,21 @@
  * packet leaving a public adapter is one the engine rewrote after routing,
  * so it carries the bit.
  *
+ * With the kernel redirect (kernel-redirects.ts) the prerouting chain also
+ * sends a SYN carrying ALGD_REDIRECT_MARK to the listener of its port, from
+ * the maps `redirect4`/`redirect6` (protocol . port : listener address .
+ * port); conntrack translates the rest of the connection both ways.
+ *
  * The nat hooks see only a connection's first packet, exactly the packet the
  * driver marked. Install and removal are one atomic `nft -f` each; the table
  * outlives a crash like algd's iptables chains and is replaced by the next
  * run.
  */
 
-import { ALGD_MARK } from './algd-mark';
-import { processRunner, type CommandRunner } from './command-runner';
+import { ALGD_MARK, ALGD_REDIRECT_MARK } from './algd-mark';
+import type { CommandRunner } from './command-runner';
 import type { IpFamily } from './iptables-rules';
+import { NftCommands } from './nft-commands';
 
 export const NAT_GUARD_TABLE = 'algd';
 
@@ -56,14 +62,24 @@ export interface NatGuardOptions {
   readonly families: readonly IpFamily[];
   /** Public adapters: what leaves them from an algd connection must be translated. */
   readonly publicAdapters: readonly string[];
+  /** With the kernel redirect's maps and rules (kernel-redirects.ts). Default false. */
+  readonly kernelRedirect?: boolean;
   /** Run inside this network namespace (`ip netns exec`); default: the current one. */
   readonly netns?: string;
   readonly run?: CommandRunner;
 }
 
 /** The ruleset `install` loads (after deleting any table of the same name). */
-export function natGuardRuleset(families: readonly IpFamily[], publicAdapters: readonly string[]): string {
+export function natGuardRuleset(families: readonly IpFamily[], publicAdapters: readonly string[], opts: { readonly kernelRedirect?: boolean } = {}): string {
   const mark = `0x${ALGD_MARK.toString(16)}`;
+  const redirectMark = `0x${ALGD_REDIRECT_MARK.toString(16)}`;
+  const kernelRedirect = opts.kernelRedirect === true;
+  const redirectMaps = kernelRedirect
+    ? families.flatMap((f) => [`  map ${redirectMapName(f)} {`, `    type inet_proto . inet_service : ${f === 4 ? 'ipv4_addr' : 'ipv6_addr'} . inet_service`, '  }'])
+    : [];
+  const redirects = kernelRedirect
+    ? families.map((f) => `meta mark & ${redirectMark} == ${redirectMark} meta nfproto ${f === 4 ? 'ipv4 dnat ip' : 'ipv6 dnat ip6'} to meta l4proto . th dport map @${redirectMapName(f)}`)
+    : [];
   const marked = `meta mark & ${mark} == ${mark}`;
   const identity = (kind: 'dnat' | 'snat', side: 'saddr' | 'daddr'): string[] =>
     families.map((f) => (f === 4 ? `${marked} meta nfproto ipv4 ${kind} ip to ct original ip ${side}` : `${marked} meta nfproto ipv6 ${kind} ip6 to ct original ip6 ${side}`));
@@ -79,8 +95,9 @@ export function natGuardRuleset(families: readonly IpFamily[], publicAdapters: r
     `table inet ${NAT_GUARD_TABLE}`,
     `delete table inet ${NAT_GUARD_TABLE}`,
     `table inet ${NAT_GUARD_TABLE} {`,
+    ...redirectMaps,
     // Numeric priorities (dstnat -100, srcnat 100, each minus 50): older nft knows no srcnat keyword at input.
-    ...chain('nat_prerouting', 'prerouting', '-150', [saveMark, ...identity('dnat', 'daddr')]),
+    ...chain('nat_prerouting', 'prerouting', '-150', [saveMark, ...identity('dnat', 'daddr'), ...redirects]),
     // Redirected connections end at a local listener: their source NAT is decided at input.
     ...chain('nat_input', 'input', '50', identity('snat', 'saddr')),
     ...chain('nat_postrouting', 'postrouting', '50', [saveMark, ...identity('snat', 'saddr')]),
@@ -98,27 +115,40 @@ export function natGuardRuleset(families: readonly IpFamily[], publicAdapters: r
 }
 
 export class NatGuard {
-  private readonly run: CommandRunner;
-  private readonly prefix: readonly string[];
+  private readonly nft: NftCommands;
 
   constructor(private readonly opts: NatGuardOptions) {
-    this.run = opts.run ?? processRunner(10_000);
-    this.prefix = opts.netns === undefined ? [] : ['ip', 'netns', 'exec', opts.netns];
+    this.nft = new NftCommands(opts, (message) => new NatGuardError(message));
   }
 
-  /** Loads (or replaces) the table. */
-  async install(): Promise<void> {
-    await this.nft(natGuardRuleset(this.opts.families, this.opts.publicAdapters));
+  /**
+   * Loads (or replaces) the table; with `kernelRedirect`, its maps and rules
+   * too, unless the kernel refuses them: then the table is loaded without
+   * them and the refusal returned (the driver redirects in userland).
+   */
+  async install(): Promise<{ readonly kernelRedirect: boolean; readonly refused?: string }> {
+    const { families, publicAdapters } = this.opts;
+    if (this.opts.kernelRedirect === true) {
+      try {
+        await this.nft.script(natGuardRuleset(families, publicAdapters, { kernelRedirect: true }));
+        return { kernelRedirect: true };
+      } catch (err) {
+        if (!(err instanceof NatGuardError)) throw err;
+        await this.nft.script(natGuardRuleset(families, publicAdapters));
+        return { kernelRedirect: false, refused: err.message };
+      }
+    }
+    await this.nft.script(natGuardRuleset(families, publicAdapters));
+    return { kernelRedirect: false };
   }
 
   /** Deletes the table if present. Idempotent. */
   async remove(): Promise<void> {
-    await this.nft(`table inet ${NAT_GUARD_TABLE}\ndelete table inet ${NAT_GUARD_TABLE}\n`);
+    await this.nft.script(`table inet ${NAT_GUARD_TABLE}\ndelete table inet ${NAT_GUARD_TABLE}\n`);
   }
+}
 
-  private async nft(ruleset: string): Promise<void> {
-    const argv = [...this.prefix, 'nft', '-f', '-'];
-    const out = await this.run(argv, ruleset);
-    if (out.code !== 0) throw new NatGuardError(`\`${argv.join(' ')}\` exited with ${out.code}: ${out.stderr.trim()}`);
-  }
+/** The map of the kernel redirect's listeners for IP version `family`. */
+export function redirectMapName(family: IpFamily): string {
+  return `redirect${family}`;
 }

@@ -15,6 +15,10 @@
  *   (connmark), where the engine applies source rewrites (the listener's
  *   replies, a mapping's private side); packets addressed to a control or
  *   mapping port are also queued at raw PREROUTING for destination rewrites.
+ * - A TCP control connection, with the kernel redirect (the default): only
+ *   its SYN is queued; the engine's verdict marks it
+ *   ({@link ALGD_REDIRECT_MARK}) and the kernel's NAT sends the connection
+ *   to its listener and translates it from then on (kernel-redirects.ts).
  * - Hooks map to the engine's stages: PREROUTING → `prerouting`,
  *   POSTROUTING → `postrouting`. The origin comes from the input interface:
  *   a private adapter → `private`, none (sent by this host) → `local`,
@@ -74,6 +78,7 @@ import type { ListenerPlacement, DriverStats, PacketDriver, PacketProcessor } fr
 import { captureRules } from './capture-rules';
 import type { CommandRunner } from './command-runner';
 import { InterfaceSides, type IfindexReader } from './interface-sides';
+import { KernelRedirects } from './kernel-redirects';
 import { IptablesRules } from './iptables-rules';
 import { deleteMarkedConnections } from './marked-connections';
 import { acquireNamespaceLock, type NamespaceLock } from './namespace-lock';
@@ -103,6 +108,12 @@ export interface NfqueueDriverOptions {
   readonly gso?: boolean;
   /** Offer the kernel fast path (offload-table.ts). Default true; when the kernel refuses its table, the driver runs without it and says so. */
   readonly offload?: boolean;
+  /**
+   * Redirect TCP control connections in the kernel (kernel-redirects.ts):
+   * only their SYNs are queued. Default true; when the kernel refuses the
+   * nat maps, or the processor cannot use it, the engine carries them.
+   */
+  readonly kernelRedirect?: boolean;
 }
 
 /** Counters beyond {@link DriverStats}. */
@@ -140,6 +151,9 @@ export class NfqueueDriver implements PacketDriver {
   private localnet: RouteLocalnet | undefined;
   private offloadTable: OffloadTable | undefined;
   private offloadReady = false;
+  /** The kernel redirect, once handed to the processor. */
+  private kernelRedirects: KernelRedirects | undefined;
+  private processor: PacketProcessor | undefined;
   private lock: NamespaceLock | undefined;
   private families: readonly (4 | 6)[] = [];
   private opened = false;
@@ -159,7 +173,8 @@ export class NfqueueDriver implements PacketDriver {
     this.lock = await acquireNamespaceLock();
     const run = this.opts.run;
     this.rules = new IptablesRules({ families: spec.families, ...(run ? { run } : {}) });
-    this.guard = new NatGuard({ families: spec.families, publicAdapters: spec.adapters.filter((a) => a.side === 'public').map((a) => a.name), ...(run ? { run } : {}) });
+    const kernelRedirect = (this.opts.kernelRedirect ?? true) && processor.useKernelRedirect !== undefined;
+    this.guard = new NatGuard({ families: spec.families, publicAdapters: spec.adapters.filter((a) => a.side === 'public').map((a) => a.name), kernelRedirect, ...(run ? { run } : {}) });
     this.localnet = new RouteLocalnet({ stateDir: this.opts.stateDir ?? DEFAULT_STATE_DIR });
     try {
       // What a killed run left: its rules (also replaced below), its sysctl values, its connections.
@@ -183,9 +198,16 @@ export class NfqueueDriver implements PacketDriver {
       const publishes = (spec.publishedPorts ?? []).length > 0;
       const redirectedFrom = spec.adapters.filter((a) => a.side === 'private' || publishes).map((a) => a.name);
       if (spec.controlPorts.length > 0 && spec.families.includes(4)) this.localnet.enable(redirectedFrom);
-      await this.guard.install();
+      const guard = await this.guard.install();
+      if (guard.refused !== undefined) this.log('warn', `nfqueue: control connections are redirected in userland (the kernel refused the redirect maps): ${guard.refused}`);
+      if (guard.kernelRedirect) {
+        // Before the capture queues only SYNs: from then on the engine must not carry a TCP redirect itself.
+        this.kernelRedirects = new KernelRedirects({ log: this.log, ...(run ? { run } : {}) });
+        this.processor = processor;
+        await processor.useKernelRedirect!(this.kernelRedirects);
+      }
       if (this.opts.offload ?? true) await this.installOffload();
-      await this.rules.install(captureRules(spec, { queueNum: this.queueNum, failOpen: this.failOpen }));
+      await this.rules.install(captureRules(spec, this.captureOptions()));
       this.log('info', `nfqueue: queue ${this.queueNum} (${this.failOpen ? 'fail-open' : 'fail-closed'}), ${spec.adapters.map((a) => `${a.name} ${a.side}`).join(', ')}`);
     } catch (err) {
       await this.close().catch((cleanupErr: unknown) => this.log('error', `nfqueue: cleaning up after a failed open: ${String(cleanupErr)}`));
@@ -204,8 +226,12 @@ export class NfqueueDriver implements PacketDriver {
     const publishes = (spec.publishedPorts ?? []).length > 0;
     const redirectedFrom = spec.adapters.filter((a) => a.side === 'private' || publishes).map((a) => a.name);
     if (spec.controlPorts.length > 0 && this.families.includes(4)) this.localnet.enable(redirectedFrom);
-    await this.rules.replace(captureRules({ ...spec, families: this.families }, { queueNum: this.queueNum, failOpen: this.failOpen }));
+    await this.rules.replace(captureRules({ ...spec, families: this.families }, this.captureOptions()));
     this.log('info', `nfqueue: capture now ${spec.controlPorts.map((c) => `${c.protocol}/${c.port}`).join(', ') || 'no control port'}${publishes ? `, published ${(spec.publishedPorts ?? []).map((c) => `${c.protocol}/${c.port}`).join(', ')}` : ''}`);
+  }
+
+  private captureOptions(): { queueNum: number; failOpen: boolean; kernelRedirect: boolean } {
+    return { queueNum: this.queueNum, failOpen: this.failOpen, kernelRedirect: this.kernelRedirects !== undefined };
   }
 
   /** The kernel fast path, once open with it installed. */
@@ -267,6 +293,11 @@ export class NfqueueDriver implements PacketDriver {
     // Rules first: nothing new is queued, new connections get the kernel's NAT. Until algd's
     // connections are gone from conntrack, the nat guard keeps their packets from leaving untranslated.
     await step('removing the iptables rules', () => this.rules?.removeAll());
+    // Nothing is queued any more: the engine takes its TCP redirects back (their kernel entries go with the nat table).
+    await step('taking the redirects back from the kernel', async () => {
+      this.kernelRedirects?.forget();
+      await this.processor?.useKernelRedirect?.(undefined);
+    });
     // The kernel stops translating offloaded flows before their connections go.
     await step('removing the offload table', () => this.offloadTable?.drop());
     await step('deleting algd connections from conntrack', () => this.deleteMarked('at close'));

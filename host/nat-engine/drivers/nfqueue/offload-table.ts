@@ -30,8 +30,9 @@ import { ipFromBytes } from '@algd/sdk';
 import type { FiveTuple } from '../../flow/five-tuple';
 import type { FlowOffload, OffloadCounter, OffloadRule } from '../flow-offload';
 import { ALGD_DONE_MARK, ALGD_MARK } from './algd-mark';
-import { processRunner, type CommandRunner } from './command-runner';
+import type { CommandRunner } from './command-runner';
 import type { IpFamily } from './iptables-rules';
+import { NftCommands } from './nft-commands';
 
 export const OFFLOAD_TABLE = 'algd_offload';
 const TABLE = `inet ${OFFLOAD_TABLE}`;
@@ -144,15 +145,12 @@ export interface OffloadTableOptions {
 
 /** The table, and the rules of every flow installed in it. */
 export class OffloadTable implements FlowOffload {
-  private readonly run: CommandRunner;
-  private readonly prefix: readonly string[];
-  private readonly installed = new Map<number, readonly OffloadRule[]>();
   /** Changes run one at a time, in the order asked (a removal never overtakes its add). */
-  private serial: Promise<unknown> = Promise.resolve();
+  private readonly nftCommands: NftCommands;
+  private readonly installed = new Map<number, readonly OffloadRule[]>();
 
   constructor(private readonly opts: OffloadTableOptions) {
-    this.run = opts.run ?? processRunner(10_000);
-    this.prefix = opts.netns === undefined ? [] : ['ip', 'netns', 'exec', opts.netns];
+    this.nftCommands = new NftCommands(opts, (message) => new OffloadTableError(message));
   }
 
   /** Loads (or replaces) the table, empty. */
@@ -201,21 +199,14 @@ export class OffloadTable implements FlowOffload {
   }
 
   private async readCounters(): Promise<Map<number, OffloadCounter>> {
-    const argv = [...this.prefix, 'nft', '-j', 'list', 'counters', 'table', ...TABLE.split(' ')];
-    const out = await this.run(argv);
-    if (out.code !== 0) throw new OffloadTableError(`\`${argv.join(' ')}\` exited with ${out.code}: ${out.stderr.trim()}`);
-    return parseCounters(out.stdout);
+    return parseCounters(await this.nftCommands.command(['-j', 'list', 'counters', 'table', ...TABLE.split(' ')]));
   }
 
-  private async nft(commands: string): Promise<void> {
-    const argv = [...this.prefix, 'nft', '-f', '-'];
-    const out = await this.run(argv, commands);
-    if (out.code !== 0) throw new OffloadTableError(`\`${argv.join(' ')}\` exited with ${out.code}: ${out.stderr.trim()}`);
+  private nft(commands: string): Promise<void> {
+    return this.nftCommands.script(commands);
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.serial.then(task, task);
-    this.serial = result.catch(() => undefined);
-    return result;
+    return this.nftCommands.serial(task);
   }
 }

@@ -9,7 +9,9 @@
  * - `pass` → accept (the socket batches plain accepts); `translated` →
  *   accept with the rewritten bytes and the algd mark bit added to the
  *   packet's mark, and the done bit when the engine finished the packet
- *   before routing (algd-mark.ts); a drop reason → drop.
+ *   before routing (algd-mark.ts); `pass` of a SYN the engine hands to the
+ *   kernel redirect → accept with the redirect bit added; a drop reason →
+ *   drop.
  * - Checksums: a packet the kernel flags CSUMNOTREADY (CHECKSUM_PARTIAL,
  *   only with the queue's GSO flag) goes to the engine with
  *   `checksumPartial`, which keeps its L4 field a partial sum. But the
@@ -33,7 +35,7 @@
 import type { ProcessOutcome } from '../../engine-counters';
 import type { PacketMeta } from '../../packet-meta';
 import type { PacketProcessor } from '../packet-driver';
-import { ALGD_DONE_MARK, ALGD_MARK } from './algd-mark';
+import { ALGD_DONE_MARK, ALGD_MARK, ALGD_REDIRECT_MARK } from './algd-mark';
 import { completePartialChecksum, decodePacket, IpProtocol, PacketView } from '../../packet';
 import type { InterfaceSides } from './interface-sides';
 import { NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO } from './nfqueue-lib';
@@ -115,6 +117,12 @@ export class QueueVerdicts {
       d.mark = (p.mark | ALGD_MARK | (done ? ALGD_DONE_MARK : 0)) >>> 0;
       return d;
     }
-    return outcome === 'pass' ? ACCEPT : DROP;
+    if (outcome !== 'pass') return DROP;
+    if (this.processor.lastKernelRedirect !== true) return ACCEPT;
+    // A captured control connection's SYN: the kernel's nat sends it to the listener (kernel-redirects.ts).
+    const d = (this.marked[i] ??= new MarkedAccept());
+    d.modified = undefined;
+    d.mark = (p.mark | ALGD_REDIRECT_MARK) >>> 0;
+    return d;
   }
 }

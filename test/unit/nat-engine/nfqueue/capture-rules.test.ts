@@ -51,6 +51,25 @@ describe('captureRules', () => {
     ]);
   });
 
+  it('with the kernel redirect, queues only the SYNs of TCP control and published ports; UDP ones and the rest as before', () => {
+    const published: CaptureSpec = { ...spec, publishedPorts: [{ protocol: 'tcp', port: port(21) }, { protocol: 'udp', port: port(69) }] };
+    const pre = captureRules(published, { queueNum: 4200, failOpen: true, kernelRedirect: true }).filter((r) => r.hook === 'PREROUTING' && r.families!.length === 2);
+    expect(pre.map((r) => r.argv.join(' ')).slice(0, 4)).toEqual([
+      '-m mark --mark 0x10000000/0x10000000 -j RETURN',
+      `-i eth1 -p tcp --syn --dport 21 ${Q.join(' ')}`,
+      `-i eth1 -p udp --dport 5060 ${Q.join(' ')}`,
+      `-i eth1 -p tcp --dport 61000:64999 -m addrtype --dst-type LOCAL ${Q.join(' ')}`,
+    ]);
+    expect(pre.map((r) => r.argv.join(' ')).filter((a) => a.includes('-i eth0') && a.includes('LOCAL'))).toEqual([
+      `-i eth0 -p tcp --syn --dport 21 -m addrtype --dst-type LOCAL ${Q.join(' ')}`,
+      `-i eth0 -p udp --dport 69 -m addrtype --dst-type LOCAL ${Q.join(' ')}`,
+    ]);
+    const without = captureRules(published, { queueNum: 4200, failOpen: true });
+    expect(without.some((r) => r.argv.includes('--syn'))).toBe(false);
+    // After routing nothing changes: a kernel-redirected connection carries no algd connmark.
+    expect(captureRules(spec, { queueNum: 4200, failOpen: true, kernelRedirect: true }).filter((r) => r.hook === 'POSTROUTING')).toEqual(without.filter((r) => r.hook === 'POSTROUTING'));
+  });
+
   it('fail-closed rules have no --queue-bypass; only the requested families get rules', () => {
     const rules = captureRules({ ...spec, families: [4] }, { queueNum: 7, failOpen: false });
     expect(rules.every((r) => !r.argv.includes('--queue-bypass'))).toBe(true);

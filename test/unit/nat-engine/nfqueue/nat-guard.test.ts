@@ -20,6 +20,28 @@ describe('the nat guard (nftables table inet algd)', () => {
     expect(natGuardRuleset([4], [])).not.toContain('filter');
   });
 
+  it('with the kernel redirect: a map per family and a dnat of SYNs carrying the redirect bit to their port\'s listener', () => {
+    const text = natGuardRuleset([4, 6], ['eth0'], { kernelRedirect: true });
+    expect(text).toContain('  map redirect4 {\n    type inet_proto . inet_service : ipv4_addr . inet_service\n  }');
+    expect(text).toContain('  map redirect6 {\n    type inet_proto . inet_service : ipv6_addr . inet_service\n  }');
+    const prerouting = text.slice(text.indexOf('chain nat_prerouting'), text.indexOf('chain nat_input'));
+    expect(prerouting).toContain('meta mark & 0x40000000 == 0x40000000 meta nfproto ipv4 dnat ip to meta l4proto . th dport map @redirect4\n');
+    expect(prerouting).toContain('meta mark & 0x40000000 == 0x40000000 meta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @redirect6\n');
+    expect(natGuardRuleset([4, 6], ['eth0'])).not.toContain('redirect');
+  });
+
+  it('falls back to the table without the redirect maps when the kernel refuses them, and says why', async () => {
+    const inputs: string[] = [];
+    const run: CommandRunner = async (_argv, input) => {
+      inputs.push(input ?? '');
+      return (input ?? '').includes('redirect4') ? { code: 1, stdout: '', stderr: 'Error: Could not process rule' } : { code: 0, stdout: '', stderr: '' };
+    };
+    const result = await new NatGuard({ families: [4], publicAdapters: ['eth0'], kernelRedirect: true, run }).install();
+    expect(result.kernelRedirect).toBe(false);
+    expect(result.refused).toMatch(/Could not process rule/);
+    expect(inputs).toEqual([natGuardRuleset([4], ['eth0'], { kernelRedirect: true }), natGuardRuleset([4], ['eth0'])]);
+  });
+
   it('installs and removes with one nft -f each, in the given namespace, and reports nft errors', async () => {
     const calls: { argv: readonly string[]; input?: string }[] = [];
     let code = 0;

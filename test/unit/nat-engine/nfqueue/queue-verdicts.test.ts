@@ -49,6 +49,9 @@ function setup(): { engine: NatEngine; verdicts: QueueVerdicts; seen: PacketMeta
     get lastTranslationComplete() {
       return engine.lastTranslationComplete;
     },
+    get lastKernelRedirect() {
+      return engine.lastKernelRedirect;
+    },
   };
   const sides = new InterfaceSides(
     [
@@ -78,6 +81,17 @@ describe('QueueVerdicts: the nfqueue driver\'s packets to engine calls to verdic
     // Rewritten in place, in the receive buffer, and nowhere else.
     expect(syn.buffer[39]).toBe(0xee);
     expect(syn.buffer[40 + syn.length]).toBe(0xee);
+  });
+
+  it('kernel redirect: the captured SYN is accepted unchanged with the redirect bit added to its mark; other packets as usual', async () => {
+    const { engine, verdicts } = setup();
+    await engine.useKernelRedirect({ set: async () => undefined, delete: async () => undefined });
+    const syn = queued(buildPacket(v4(CLIENT, SERVER), tcp(40000, 21, TCP_FLAGS.SYN)), { hook: NF_INET_HOOK.PRE_ROUTING, in: PRIV, mark: 0x5 });
+    const web = queued(buildPacket(v4(CLIENT, SERVER), tcp(40001, 80, TCP_FLAGS.SYN)), { hook: NF_INET_HOOK.PRE_ROUTING, in: PRIV });
+    const [d1, d2] = verdicts.handle([syn, web]);
+    expect([d1!.verdict, d1!.modified, d1!.mark]).toEqual(['accept', undefined, 0x40000005]);
+    expect([d2!.verdict, d2!.modified, d2!.mark]).toEqual(['accept', undefined, undefined]);
+    expect(engine.originalDestination('tcp', endpoint(CLIENT, 40000), endpoint('127.0.0.1', 3001))).toEqual(endpoint(SERVER, 21));
   });
 
   it('a packet rewritten at both ends (a mapping with a private source) is not done before routing: no done bit', () => {
