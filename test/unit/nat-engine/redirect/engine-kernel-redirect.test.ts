@@ -19,7 +19,7 @@ const LISTENER = endpoint('127.0.0.1', 3021);
 const pre: PacketMeta = { origin: 'private', stage: 'prerouting' };
 const v4 = (src: string, dst: string): IpSpec => ({ family: 4, src, dst, ttl: 64, id: 1, dontFragment: true });
 const { SYN, ACK } = TCP_FLAGS;
-const syn = (srcPort = 40001, dstPort = 21, flags = SYN): Buffer => buildPacket(v4(CLIENT, SERVER), { kind: 'tcp', srcPort, dstPort, flags });
+const syn = (srcPort = 40001, dstPort = 21, flags: number = SYN): Buffer => buildPacket(v4(CLIENT, SERVER), { kind: 'tcp', srcPort, dstPort, flags });
 
 /** Records the calls; `set` resolves or rejects when the test says. */
 class FakeKernel implements KernelRedirect {
@@ -80,7 +80,7 @@ describe('NatEngine with a kernel redirect', () => {
     // A retransmitted SYN is the same connection; other packets and other ports are not flagged.
     expect(engine.process(syn(), pre)).toBe('pass');
     expect(rule.hits).toBe(1);
-    expect(engine.process(syn(40001, 21, ACK as number), pre)).toBe('pass');
+    expect(engine.process(syn(40001, 21, ACK), pre)).toBe('pass');
     expect(engine.lastKernelRedirect).toBe(false);
     expect(engine.process(syn(40003, 80), pre)).toBe('pass');
     expect(engine.lastKernelRedirect).toBe(false);
