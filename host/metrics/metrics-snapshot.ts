@@ -33,6 +33,8 @@ export interface MetricsSnapshot {
   readonly mappingsEnded: number;
   readonly flows: number;
   readonly packets: { readonly translated: number; readonly passed: number };
+  /** Connections to captured ports: sent to a listener, or let through uncaptured (the kernel redirect not installed). */
+  readonly redirects: { readonly captured: number; readonly uncaptured: number };
   readonly drops: readonly DropMetric[];
   /** The driver's kernel fast path; absent without one. */
   readonly offload?: { readonly flows: number; readonly offloaded: number; readonly refused: number; readonly packets: number; readonly bytes: number };
@@ -75,6 +77,7 @@ export function metricsSnapshotFrom(status: StatusDocument): MetricsSnapshot {
     mappingsEnded: status.engine.counters.mappingsEnded,
     flows: status.engine.flows,
     packets: { translated: status.engine.counters.translated, passed: status.engine.counters.passed },
+    redirects: { captured: status.engine.counters.redirected, uncaptured: status.engine.counters.redirectsMissed },
     drops,
     ...(status.offload === null ? {} : { offload: { flows: status.offload.flows, offloaded: status.offload.offloaded, refused: status.offload.refused, packets: status.offload.packets, bytes: status.offload.bytes } }),
   };

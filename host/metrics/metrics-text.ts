@@ -38,6 +38,9 @@ export async function metricsText(s: MetricsSnapshot): Promise<string> {
   const packets = counter('algd_packets_total', 'Packets the NAT engine translated or passed untouched.', ['outcome']);
   packets.inc({ outcome: 'translated' }, s.packets.translated);
   packets.inc({ outcome: 'passed' }, s.packets.passed);
+  const redirects = counter('algd_redirected_connections_total', 'Connections to captured control ports: sent to their listener, or let through uncaptured while the kernel redirect was not installed.', ['outcome']);
+  redirects.inc({ outcome: 'captured' }, s.redirects.captured);
+  redirects.inc({ outcome: 'uncaptured' }, s.redirects.uncaptured);
   const drops = counter('algd_drops_total', 'Packets, messages and connections dropped, by who dropped them and why.', ['source', 'plugin', 'reason']);
   for (const d of s.drops) drops.inc({ source: d.source, plugin: d.plugin ?? '', reason: d.reason }, d.count);
   if (s.offload !== undefined) {

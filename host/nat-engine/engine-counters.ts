@@ -22,6 +22,10 @@ export class EngineCounters {
   /** Mappings (data channels) opened, and those that stopped taking connections (used, expired or removed). */
   mappingsCreated = 0;
   mappingsEnded = 0;
+  /** Connections sent to a listener, by the engine or by the driver's kernel redirect. */
+  redirected = 0;
+  /** Connections to a captured port let through uncaptured: the kernel redirect's entry was pending or refused. */
+  redirectsMissed = 0;
   readonly drops: Record<DropReason, number>;
 
   constructor() {
@@ -38,10 +42,10 @@ export class EngineCounters {
   }
 
   /** A JSON-ready copy; drop reasons that never happened are left out. */
-  snapshot(): { packets: number; passed: number; translated: number; flowsCreated: number; mappingsCreated: number; mappingsEnded: number; drops: Partial<Record<DropReason, number>> } {
+  snapshot(): { packets: number; passed: number; translated: number; flowsCreated: number; mappingsCreated: number; mappingsEnded: number; redirected: number; redirectsMissed: number; drops: Partial<Record<DropReason, number>> } {
     const drops: Partial<Record<DropReason, number>> = {};
     for (const [reason, n] of Object.entries(this.drops) as [DropReason, number][]) if (n > 0) drops[reason] = n;
-    const { packets, passed, translated, flowsCreated, mappingsCreated, mappingsEnded } = this;
-    return { packets, passed, translated, flowsCreated, mappingsCreated, mappingsEnded, drops };
+    const { packets, passed, translated, flowsCreated, mappingsCreated, mappingsEnded, redirected, redirectsMissed } = this;
+    return { packets, passed, translated, flowsCreated, mappingsCreated, mappingsEnded, redirected, redirectsMissed, drops };
   }
 }

@@ -394,6 +394,7 @@ export class NatEngine {
   private redirectInKernel(rule: RedirectRule, v: PacketView): 'pass' {
     if (rule.carrier !== 'installed') {
       rule.missed++;
+      this.counters.redirectsMissed++;
       return 'pass';
     }
     const t = tupleFromPacket(v);
@@ -401,7 +402,10 @@ export class NatEngine {
     const key = originalDestinationKey(rule.protocol, client, rule.listener.endpoint);
     const waiting = this.kernelRedirected;
     // A retransmitted SYN moves its entry to the back: the map stays in expiry order.
-    if (!waiting.delete(key)) rule.hits++;
+    if (!waiting.delete(key)) {
+      rule.hits++;
+      this.counters.redirected++;
+    }
     waiting.set(key, { dst: { address: ipFromBytes(t.dstAddr), port: port(t.dstPort) }, expiresAt: this.now() + KERNEL_REDIRECT_LOOKUP_MS });
     if (waiting.size > KERNEL_REDIRECT_LOOKUP_MAX) waiting.delete(waiting.keys().next().value!);
     this.lastKernelRedirect = true;
@@ -418,6 +422,7 @@ export class NatEngine {
     const flow = this.insert(original, reply, { kind: 'redirect', rule, original: { dst: listener }, reply: { src: server }, lookupKey });
     if (typeof flow === 'string') return flow;
     rule.hits++;
+    this.counters.redirected++;
     this.originalDestinations.set(lookupKey, flow);
     return flowEntry(this.flows.lookup(v));
   }

@@ -52,6 +52,6 @@ export const KNOWN_STATUS: Omit<StatusDocument, 'config'> = {
     flows: 7,
     redirects: ['tcp 21 -> 127.0.0.1:3000', 'tcp 2121 -> 127.0.0.1:3001'],
     mappings: [{ id: 5, owner: 'ftp-1', mapping: 'tcp 198.51.100.2:40001 <-> 203.0.113.1:61000 inbound remote 203.0.113.2', active: true, liveFlows: 1, uses: 1 }],
-    counters: { packets: 1000, passed: 700, translated: 298, flowsCreated: 30, mappingsCreated: 5, mappingsEnded: 4, drops: { 'bad-ip-checksum': 2 } },
+    counters: { packets: 1000, passed: 700, translated: 298, flowsCreated: 30, mappingsCreated: 5, mappingsEnded: 4, redirected: 31, redirectsMissed: 1, drops: { 'bad-ip-checksum': 2 } },
   },
 };

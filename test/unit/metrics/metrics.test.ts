@@ -17,6 +17,7 @@ const SNAPSHOT: MetricsSnapshot = {
   mappingsEnded: 5,
   flows: 12,
   packets: { translated: 100, passed: 50 },
+  redirects: { captured: 40, uncaptured: 2 },
   drops: [
     { source: 'engine', reason: 'bad-ip-checksum', count: 3 },
     { source: 'driver', reason: 'dropped', count: 1 },
@@ -83,6 +84,11 @@ algd_flows 12
 algd_packets_total{outcome="translated"} 100
 algd_packets_total{outcome="passed"} 50
 
+# HELP algd_redirected_connections_total Connections to captured control ports: sent to their listener, or let through uncaptured while the kernel redirect was not installed.
+# TYPE algd_redirected_connections_total counter
+algd_redirected_connections_total{outcome="captured"} 40
+algd_redirected_connections_total{outcome="uncaptured"} 2
+
 # HELP algd_drops_total Packets, messages and connections dropped, by who dropped them and why.
 # TYPE algd_drops_total counter
 algd_drops_total{source="engine",plugin="",reason="bad-ip-checksum"} 3
@@ -122,6 +128,7 @@ describe('metrics text', () => {
       { source: 'plugin', plugin: 'sip', reason: 'session-limit', count: 3 },
     ]);
     expect([s.mappings, s.mappingsCreated, s.mappingsEnded, s.flows]).toEqual([1, 5, 4, 7]);
+    expect(s.redirects).toEqual({ captured: 31, uncaptured: 1 });
     expect(s.offload).toEqual({ flows: 1, offloaded: 6, refused: 0, packets: 52_000, bytes: 1_400_000_000 });
     expect(metricsSnapshotFrom({ ...KNOWN_STATUS, offload: null } as StatusDocument).offload).toBeUndefined();
   });

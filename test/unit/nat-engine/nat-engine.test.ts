@@ -428,6 +428,8 @@ describe('NatEngine: drops are counted with their reason', () => {
       flowsCreated: 1,
       mappingsCreated: 0,
       mappingsEnded: 0,
+      redirected: 1,
+      redirectsMissed: 0,
       drops: { 'bad-ip-total-length': 1, 'flow-table-full': 1 },
     });
   });

@@ -73,7 +73,7 @@ describe('NatEngine with a kernel redirect', () => {
     expect(engine.lastKernelRedirect).toBe(true);
     expect(packet.equals(before)).toBe(true);
     expect(engine.flowCount).toBe(0);
-    expect(rule.hits).toBe(1);
+    expect([rule.hits, engine.counters.redirected, engine.counters.redirectsMissed]).toEqual([1, 1, 0]);
     expect(engine.originalDestination('tcp', endpoint(CLIENT, 40001), LISTENER)).toEqual(endpoint(SERVER, 21));
     expect(engine.originalDestination('tcp', endpoint(CLIENT, 40002), LISTENER)).toBeUndefined();
 
@@ -110,6 +110,7 @@ describe('NatEngine with a kernel redirect', () => {
     expect(engine.process(syn(40002), pre)).toBe('pass');
     expect(engine.lastKernelRedirect).toBe(false);
     expect([rule.missed, rule.hits, engine.flowCount]).toEqual([2, 0, 0]);
+    expect([engine.counters.redirected, engine.counters.redirectsMissed]).toEqual([0, 2]);
     expect(rule.describe()).toBe('tcp port 21 (IPv4) -> 127.0.0.1:3021, kernel redirect refused (2 let through while not installed)');
   });
 
