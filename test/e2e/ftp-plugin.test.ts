@@ -48,7 +48,7 @@ interface Status {
   plugins: { name: string; state: string; counters: Record<string, number>; failures: Record<string, number>; sessions: number }[];
   sessions: { id: string }[];
   sessionsEnded: Record<string, number>;
-  engine: { redirects: string[]; mappings: { id: number; owner: string; mapping: string; active: boolean; uses: number }[]; counters: { drops: Record<string, number> } };
+  engine: { redirects: string[]; mappings: { id: number; owner: string; mapping: string; active: boolean; uses: number }[]; counters: { drops: Record<string, number>; redirected: number; redirectsMissed: number } };
 }
 
 /** `algd start` in the lab's gateway with `driver` settings; the FTP plugin on, SIP and RTSP off. */
@@ -186,6 +186,8 @@ describeFtpLab('FTP through algd (nfqueue driver, FTP plugin): real clients and 
       const after = await untilQuiet(algd.status, 10_000);
       // The client's SYN (before routing) and algd's own upstream SYN (a new connection leaving the public adapter), a retransmission at most;
       // translated in userland the session's two legs would cross about 25 times (greeting, login, three NOOPs, replies, ACKs, FINs).
+      expect(after.engine.counters.redirected - before.engine.counters.redirected).toBe(1);
+      expect(after.engine.counters.redirectsMissed).toBe(0);
       const queued = after.driverStats.received - before.driverStats.received;
       expect(queued).toBeGreaterThanOrEqual(2);
       expect(queued).toBeLessThanOrEqual(4);
