@@ -401,7 +401,8 @@ export class NatEngine {
     const client: Endpoint = { address: ipFromBytes(t.srcAddr), port: port(t.srcPort) };
     const key = originalDestinationKey(rule.protocol, client, rule.listener.endpoint);
     const waiting = this.kernelRedirected;
-    // A retransmitted SYN moves its entry to the back: the map stays in expiry order.
+    // A retransmitted SYN (or the client's port reused within the expiry, counted once) moves its entry to the back:
+    // the map stays in expiry order, and the listener learns the latest destination.
     if (!waiting.delete(key)) {
       rule.hits++;
       this.counters.redirected++;
