@@ -523,16 +523,18 @@ int WinDivertSendEx(WDC_HANDLE handle, const void *pPacket, unsigned packetLen, 
         if (a[A_FLAGS] & AF_TCP_CHECKSUM) no |= WDC_NO_TCP_CHECKSUM;
         if (a[A_FLAGS] & AF_UDP_CHECKSUM) no |= WDC_NO_UDP_CHECKSUM;
         wdc_calc_checksums(h->scratch, len, no);
-        if (rd32(a + A_TOKEN_TAG) == h->tag && s->live && s->id == id && (a[A_FLAGS] & AF_OUTBOUND) && !s->outbound) {
+        /* The packet the handle queued under this address's token, still awaiting its verdict. */
+        int queued = rd32(a + A_TOKEN_TAG) == h->tag && s->live && s->id == id;
+        if (queued && (a[A_FLAGS] & AF_OUTBOUND) && !s->outbound) {
             /* Captured inbound, sent outbound: the gateway sends it now (WinDivert's outbound path). The
              * queued original goes; the bytes leave through a raw socket, routed by their destination. */
             s->live = 0;
             verdict_drop(h, id);
             error = inject(h, h->scratch, len, 0);
-        } else if (rd32(a + A_TOKEN_TAG) == h->tag && s->live && s->id == id && (s->outbound || ip_protocol(h->scratch, len) != IPPROTO_UDP)) {
+        } else if (queued && (s->outbound || ip_protocol(h->scratch, len) != IPPROTO_UDP)) {
             s->live = 0;
             if (nfq_set_verdict(h->qh, id, NF_ACCEPT, len, h->scratch) < 0) error = WDC_ERROR_GEN_FAILURE;
-        } else if (rd32(a + A_TOKEN_TAG) == h->tag && s->live && s->id == id) {
+        } else if (queued) {
             /* A datagram captured inbound and sent back inbound goes through a raw socket, untracked (wdc-rules.h): an
              * accepted verdict would let conntrack make an entry for it here, and that entry could take the
              * tuple of a client's own next flow (its RTP to the same peer) from the gateway's NAT. */
