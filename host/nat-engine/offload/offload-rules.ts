@@ -15,10 +15,8 @@ const TCP = 6;
  * matched half-way through by the engine and stays there.
  */
 export function offloadRules(flow: Flow<FlowTranslation>): OffloadRule[] | undefined {
-  if (flow.data.kind !== 'mapping' || flow.original.protocol !== TCP) return undefined;
-  const original = directionRule(flow.originalEntry, flow.data.original);
-  const reply = directionRule(flow.replyEntry, flow.data.reply);
-  return original === undefined || reply === undefined ? undefined : [original, reply];
+  if (!offloadable(flow)) return undefined;
+  return [directionRule(flow.originalEntry, flow.data.original), directionRule(flow.replyEntry, flow.data.reply)];
 }
 
 /** True when offloadRules would give rules (allocates nothing: the engine asks on the data path). */
@@ -30,8 +28,8 @@ function oneEnd(rw: DirectionRewrite): boolean {
   return (rw.src === undefined) !== (rw.dst === undefined);
 }
 
-function directionRule(entry: FlowEntry<FlowTranslation>, rw: DirectionRewrite): OffloadRule | undefined {
-  if (!oneEnd(rw)) return undefined;
+/** The rule of a direction that rewrites one end (offloadable checked that). */
+function directionRule(entry: FlowEntry<FlowTranslation>, rw: DirectionRewrite): OffloadRule {
   const to = (rw.dst ?? rw.src)!;
   return {
     hook: rw.dst !== undefined ? 'prerouting' : 'postrouting',

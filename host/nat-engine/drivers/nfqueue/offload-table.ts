@@ -145,27 +145,27 @@ export interface OffloadTableOptions {
 
 /** The table, and the rules of every flow installed in it. */
 export class OffloadTable implements FlowOffload {
-  /** Changes run one at a time, in the order asked (a removal never overtakes its add). */
-  private readonly nftCommands: NftCommands;
+  /** Changes run one at a time (`serial`), in the order asked: a removal never overtakes its add. */
+  private readonly nft: NftCommands;
   private readonly installed = new Map<number, readonly OffloadRule[]>();
 
   constructor(private readonly opts: OffloadTableOptions) {
-    this.nftCommands = new NftCommands(opts, (message) => new OffloadTableError(message));
+    this.nft = new NftCommands(opts, (message) => new OffloadTableError(message));
   }
 
   /** Loads (or replaces) the table, empty. */
   install(): Promise<void> {
-    return this.exclusive(async () => {
+    return this.nft.serial(async () => {
       this.installed.clear();
-      await this.nft(offloadRuleset(this.opts.families));
+      await this.nft.script(offloadRuleset(this.opts.families));
     });
   }
 
   /** Deletes the table (every flow's rules with it) if present. Idempotent. */
   drop(): Promise<void> {
-    return this.exclusive(async () => {
+    return this.nft.serial(async () => {
       this.installed.clear();
-      await this.nft(`table ${TABLE}\ndelete table ${TABLE}\n`);
+      await this.nft.script(`table ${TABLE}\ndelete table ${TABLE}\n`);
     });
   }
 
@@ -175,38 +175,30 @@ export class OffloadTable implements FlowOffload {
   }
 
   add(id: number, rules: readonly OffloadRule[]): Promise<void> {
-    return this.exclusive(async () => {
+    return this.nft.serial(async () => {
       if (this.installed.has(id)) throw new OffloadTableError(`flow ${id} is already offloaded`);
-      await this.nft(addFlowCommands(id, rules));
+      await this.nft.script(addFlowCommands(id, rules));
       this.installed.set(id, rules);
     });
   }
 
   remove(id: number): Promise<OffloadCounter | undefined> {
-    return this.exclusive(async () => {
+    return this.nft.serial(async () => {
       const rules = this.installed.get(id);
       if (rules === undefined) return undefined;
       // The last figures first: the counters go with the rules.
       const last = await this.readCounters().then((all) => all.get(id), () => undefined);
       this.installed.delete(id);
-      await this.nft(removeFlowCommands(id, rules));
+      await this.nft.script(removeFlowCommands(id, rules));
       return last;
     });
   }
 
   counters(): Promise<Map<number, OffloadCounter>> {
-    return this.exclusive(() => (this.installed.size === 0 ? Promise.resolve(new Map<number, OffloadCounter>()) : this.readCounters()));
+    return this.nft.serial(() => (this.installed.size === 0 ? Promise.resolve(new Map<number, OffloadCounter>()) : this.readCounters()));
   }
 
   private async readCounters(): Promise<Map<number, OffloadCounter>> {
-    return parseCounters(await this.nftCommands.command(['-j', 'list', 'counters', 'table', ...TABLE.split(' ')]));
-  }
-
-  private nft(commands: string): Promise<void> {
-    return this.nftCommands.script(commands);
-  }
-
-  private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    return this.nftCommands.serial(task);
+    return parseCounters(await this.nft.command(['-j', 'list', 'counters', 'table', ...TABLE.split(' ')]));
   }
 }
