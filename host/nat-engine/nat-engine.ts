@@ -398,8 +398,7 @@ export class NatEngine {
       return 'pass';
     }
     const t = tupleFromPacket(v);
-    const client: Endpoint = { address: ipFromBytes(t.srcAddr), port: port(t.srcPort) };
-    const key = originalDestinationKey(rule.protocol, client, rule.listener.endpoint);
+    const key = redirectLookupKey(rule, t);
     const waiting = this.kernelRedirected;
     // A retransmitted SYN (or the client's port reused within the expiry, counted once) moves its entry to the back:
     // the map stays in expiry order, and the listener learns the latest destination.
@@ -418,8 +417,7 @@ export class NatEngine {
     const listener = rule.listener;
     const reply: FiveTuple = { ...original, srcAddr: listener.addr, srcPort: listener.port, dstAddr: original.srcAddr, dstPort: original.srcPort };
     const server = endpointRewrite({ address: ipFromBytes(original.dstAddr), port: port(original.dstPort) });
-    const client: Endpoint = { address: ipFromBytes(original.srcAddr), port: port(original.srcPort) };
-    const lookupKey = originalDestinationKey(rule.protocol, client, listener.endpoint);
+    const lookupKey = redirectLookupKey(rule, original);
     const flow = this.insert(original, reply, { kind: 'redirect', rule, original: { dst: listener }, reply: { src: server }, lookupKey });
     if (typeof flow === 'string') return flow;
     rule.hits++;
@@ -640,6 +638,11 @@ function publicEndpointKey(m: Mapping): string {
 
 function originalDestinationKey(protocol: TransportProtocol, peer: Endpoint, listener: Endpoint): string {
   return `${protocol} ${formatEndpoint(peer)} ${formatEndpoint(listener)}`;
+}
+
+/** The originalDestination key of a connection `rule` redirects, from its first packet's tuple: what its listener will see. */
+function redirectLookupKey(rule: RedirectRule, original: FiveTuple): string {
+  return originalDestinationKey(rule.protocol, { address: ipFromBytes(original.srcAddr), port: port(original.srcPort) }, rule.listener.endpoint);
 }
 
 function addToIndex(index: Map<number, Mapping[]>, key: number, m: Mapping): void {
